@@ -1,0 +1,53 @@
+"""Domain errors, in one place. Only ``signaling`` turns them into HTTP responses.
+
+``retryable`` says whether the same call may succeed later (a busy model, a timeout), as opposed
+to a bad input that will fail the same way every time.
+"""
+
+from __future__ import annotations
+
+
+class InterviewerError(Exception):
+    """Base of every domain error."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFoundError(InterviewerError):
+    """The named resume, interview or question does not exist."""
+
+
+class InvalidInputError(InterviewerError):
+    """A request that is well formed but cannot be acted on (bad language, count out of range)."""
+
+
+class UploadTooLargeError(InterviewerError):
+    """The upload, or what it expands to, exceeds a configured limit."""
+
+
+class UnsupportedFileTypeError(InterviewerError):
+    """Not a PDF, DOCX or plain-text file."""
+
+
+class UnreadableDocumentError(InterviewerError):
+    """A document of a supported type that cannot be read: corrupt, encrypted, empty, no text layer."""
+
+
+class ModelUnavailableError(InterviewerError):
+    """A model role has no model: names the package or setting that provides one."""
+
+
+class ModelTimeoutError(InterviewerError):
+    """A model call took longer than its timeout."""
+
+    retryable = True
+
+
+class ModelError(InterviewerError):
+    """A model call failed for a reason other than time."""
+
+    retryable = True

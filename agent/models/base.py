@@ -1,0 +1,156 @@
+"""Tiny abstract bases for the model roles.
+
+The public methods own the timeout, the worker thread and the metrics; implementations fill in
+``_*_impl`` and run blocking code freely, because each model instance gets its own single-thread
+executor (llama.cpp and most ONNX sessions are not safe to share across threads, and a model per
+thread keeps one slow role from starving another).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from prometheus_client import Counter, Histogram
+
+from agent.errors import ModelError, ModelTimeoutError
+
+T = TypeVar("T")
+EmbeddingKind = Literal["query", "passage"]
+Vectors = npt.NDArray[np.float32]
+
+MODEL_SECONDS = Histogram(
+    "interviewer_model_call_seconds",
+    "Wall time of one model call, queueing in the model's thread included",
+    ["role", "model"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+MODEL_ERRORS = Counter("interviewer_model_errors_total", "Failed model calls", ["role", "model", "kind"])
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What was loaded, for logs and the ``models`` command."""
+
+    role: str
+    name: str
+    path: str
+    provider: str
+    """The package or setting the model came from."""
+    size_bytes: int
+    load_s: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Model(ABC):
+    """Common plumbing: a private single-thread executor and timed calls."""
+
+    role: str = "model"
+
+    def __init__(self, info: ModelInfo, *, timeout_s: float) -> None:
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        self.info = info
+        self.timeout_s = timeout_s
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.role}-{info.name}")
+
+    async def _call(self, fn: Callable[..., T], *args: Any, timeout_s: float | None = None) -> T:
+        loop = asyncio.get_running_loop()
+        labels = (self.role, self.info.name)
+        start = time.perf_counter()
+        try:
+            return await asyncio.wait_for(
+                loop.run_in_executor(self._executor, fn, *args), timeout_s or self.timeout_s
+            )
+        except TimeoutError as exc:
+            MODEL_ERRORS.labels(*labels, "timeout").inc()
+            raise ModelTimeoutError(f"{self.role} model {self.info.name} timed out") from exc
+        except (ModelError, ModelTimeoutError):
+            MODEL_ERRORS.labels(*labels, "error").inc()
+            raise
+        except Exception as exc:
+            MODEL_ERRORS.labels(*labels, "error").inc()
+            raise ModelError(f"{self.role} model {self.info.name} failed: {exc}") from exc
+        finally:
+            MODEL_SECONDS.labels(*labels).observe(time.perf_counter() - start)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Embedder(Model):
+    """Text -> L2-normalized vectors. ``query`` and ``passage`` may embed differently (E5 prefixes)."""
+
+    role = "embeddings"
+    dim: int = 384
+
+    async def embed(self, texts: Sequence[str], kind: EmbeddingKind) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = await self._call(self._embed_impl, list(texts), kind)
+        if vectors.shape != (len(texts), self.dim):
+            raise ModelError(f"embedder returned shape {vectors.shape}, expected ({len(texts)}, {self.dim})")
+        return vectors
+
+    async def embed_one(self, text: str, kind: EmbeddingKind) -> Vectors:
+        return (await self.embed([text], kind))[0]
+
+    @abstractmethod
+    def _embed_impl(self, texts: list[str], kind: EmbeddingKind) -> Vectors: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    max_tokens: int = 128
+    temperature: float = 0.2
+    seed: int | None = 0
+    """Fixed by default: plans and header extraction should be reproducible."""
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ValueError("max_tokens must be at least 1")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError("temperature must be within [0, 2]")
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+
+
+class ChatLLM(Model):
+    """A chat model that can be held to a JSON schema (grammar-constrained decoding)."""
+
+    role = "llm"
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        schema: dict[str, Any] | None = None,
+        options: GenerationOptions = GenerationOptions(),
+    ) -> Completion:
+        if not messages:
+            raise ValueError("messages must not be empty")
+        return await self._call(self._complete_impl, list(messages), schema, options)
+
+    @abstractmethod
+    def _complete_impl(
+        self, messages: list[ChatMessage], schema: dict[str, Any] | None, options: GenerationOptions
+    ) -> Completion: ...

@@ -1,0 +1,1 @@
+"""Audio plumbing between WebRTC tracks and the agent (lands with the live-call issue). Imports nothing of ours."""

