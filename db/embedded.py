@@ -44,11 +44,13 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or attach to a running) server; returns its SQLAlchemy asyncpg URL."""
-        import pgserver  # heavy import, and platformdirs reads the environment: only when needed
+        # Heavy import, and platformdirs reads the environment at import: only when needed.
+        from pgserver._commands import POSTGRES_BIN_PATH
+        from pgserver.postgres_server import get_server
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            widened = private_parents(self.pgdata) + private_parents(Path(pgserver.POSTGRES_BIN_PATH))
+            widened = private_parents(self.pgdata) + private_parents(Path(POSTGRES_BIN_PATH))
             if widened:
                 log.warning(
                     "embedded Postgres runs as user 'pgserver' and will make these folders "
@@ -57,7 +59,7 @@ class EmbeddedPostgres:
                     ", ".join(str(p) for p in widened),
                 )
         mode = "delete" if self._delete_on_stop else "stop"
-        server = pgserver.get_server(self.pgdata, cleanup_mode=mode)
+        server = get_server(self.pgdata, cleanup_mode=mode)
         self._server = server
         uri: str = server.get_uri()
         return uri.replace("postgresql://", "postgresql+asyncpg://", 1)
@@ -113,14 +115,22 @@ class EmbeddedRedis:
         self.socket_path.unlink(missing_ok=True)
         args = [
             redis_server_binary(),
-            "--port", "0",
-            "--unixsocket", str(self.socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(self.dir),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--logfile", str(self.dir / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--logfile",
+            str(self.dir / "redis.log"),
         ]
         self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout_s
@@ -128,7 +138,9 @@ class EmbeddedRedis:
         while not self._ping():
             # Start-up only: the server gives no readiness signal but the socket answering.
             if self._proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self._proc.returncode}; see {self.dir}/redis.log")
+                raise RuntimeError(
+                    f"redis-server exited with {self._proc.returncode}; see {self.dir}/redis.log"
+                )
             if time.monotonic() > deadline:
                 self.stop()
                 raise TimeoutError(f"redis-server did not answer within {timeout_s} s")

@@ -1,1 +1,4 @@
-"""Audio plumbing between WebRTC tracks and the agent (lands with the live-call issue). Imports nothing of ours."""
+"""Audio plumbing between WebRTC tracks and the agent (lands with the live-call issue).
+
+Imports nothing of ours.
+"""

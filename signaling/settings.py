@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,7 +25,9 @@ class Settings(BaseSettings):
     """All knobs of the service. Environment variables use the ``INTERVIEWER_`` prefix, except the
     two conventional URLs ``DATABASE_URL`` and ``REDIS_URL``."""
 
-    model_config = SettingsConfigDict(env_prefix="INTERVIEWER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="INTERVIEWER_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     """SQLAlchemy async URL (``postgresql+asyncpg://...``). Unset: embedded Postgres in ``data_dir``."""
@@ -80,4 +82,7 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: o
     file = env_file or os.environ.get("INTERVIEWER_CONFIG")
     if file is not None and not Path(file).is_file():
         raise FileNotFoundError(f"settings file not found: {file}")
-    return Settings(_env_file=file, **overrides)  # type: ignore[call-arg]
+    # pydantic-settings takes the file as an init keyword its stubs do not describe precisely.
+    factory: Any = Settings
+    settings: Settings = factory(_env_file=file, **overrides)
+    return settings

@@ -49,7 +49,7 @@ class ModelInfo:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class Model(ABC):
+class Model(ABC):  # noqa: B024 - abstract by role: the subclasses below declare the _impl
     """Common plumbing: a private single-thread executor and timed calls."""
 
     role: str = "model"
@@ -100,7 +100,8 @@ class Embedder(Model):
         return vectors
 
     async def embed_one(self, text: str, kind: EmbeddingKind) -> Vectors:
-        return (await self.embed([text], kind))[0]
+        row: Vectors = (await self.embed([text], kind))[0]
+        return row
 
     @abstractmethod
     def _embed_impl(self, texts: list[str], kind: EmbeddingKind) -> Vectors: ...

@@ -8,6 +8,8 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 from pgvector.sqlalchemy import Vector
@@ -23,7 +25,7 @@ UUID = postgresql.UUID(as_uuid=True)
 JSONB = postgresql.JSONB()
 
 
-def _created_at() -> sa.Column[sa.DateTime]:
+def _created_at() -> sa.Column[datetime]:
     return sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
 
 
@@ -47,7 +49,9 @@ def upgrade() -> None:
     op.create_table(
         "resume_chunks",
         sa.Column("id", UUID, primary_key=True),
-        sa.Column("resume_id", UUID, sa.ForeignKey("resumes.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column(
+            "resume_id", UUID, sa.ForeignKey("resumes.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
         sa.Column("ord", sa.Integer, nullable=False),
         sa.Column("section", sa.String(64), nullable=False),
         sa.Column("text", sa.Text, nullable=False),
@@ -65,7 +69,9 @@ def upgrade() -> None:
     op.create_table(
         "interviews",
         sa.Column("id", UUID, primary_key=True),
-        sa.Column("resume_id", UUID, sa.ForeignKey("resumes.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column(
+            "resume_id", UUID, sa.ForeignKey("resumes.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("language", sa.String(8), nullable=False),
         sa.Column("target_role", sa.String(200)),
@@ -109,7 +115,9 @@ def upgrade() -> None:
     op.create_table(
         "evaluations",
         sa.Column("id", UUID, primary_key=True),
-        sa.Column("turn_id", UUID, sa.ForeignKey("turns.id", ondelete="CASCADE"), nullable=False, unique=True),
+        sa.Column(
+            "turn_id", UUID, sa.ForeignKey("turns.id", ondelete="CASCADE"), nullable=False, unique=True
+        ),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("scores", JSONB, nullable=False),
         sa.Column("features", JSONB, nullable=False),
@@ -120,7 +128,11 @@ def upgrade() -> None:
         "reports",
         sa.Column("id", UUID, primary_key=True),
         sa.Column(
-            "interview_id", UUID, sa.ForeignKey("interviews.id", ondelete="CASCADE"), nullable=False, unique=True
+            "interview_id",
+            UUID,
+            sa.ForeignKey("interviews.id", ondelete="CASCADE"),
+            nullable=False,
+            unique=True,
         ),
         sa.Column("summary", sa.Text, nullable=False),
         sa.Column("scores", JSONB, nullable=False),
@@ -129,8 +141,12 @@ def upgrade() -> None:
     op.create_table(
         "answer_bank",
         sa.Column("id", UUID, primary_key=True),
-        sa.Column("question_id", UUID, sa.ForeignKey("questions.id", ondelete="CASCADE"), nullable=False, index=True),
-        sa.Column("turn_id", UUID, sa.ForeignKey("turns.id", ondelete="CASCADE"), nullable=False, unique=True),
+        sa.Column(
+            "question_id", UUID, sa.ForeignKey("questions.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
+        sa.Column(
+            "turn_id", UUID, sa.ForeignKey("turns.id", ondelete="CASCADE"), nullable=False, unique=True
+        ),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("score", sa.Float, nullable=False),
         sa.Column("embedding", Vector(DIM), nullable=False),
@@ -139,6 +155,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("answer_bank", "reports", "evaluations", "turns", "questions", "interviews",
-                  "resume_chunks", "resumes"):
+    for table in (
+        "answer_bank",
+        "reports",
+        "evaluations",
+        "turns",
+        "questions",
+        "interviews",
+        "resume_chunks",
+        "resumes",
+    ):
         op.drop_table(table)

@@ -1,0 +1,225 @@
+"""Interview plans: per stage, retrieve resume chunks, ask the LLM for a question under a JSON schema,
+validate it, and fall back to a template filled from the retrieved facts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent.errors import InterviewerError, InvalidInputError, NotFoundError
+from agent.models.base import ChatLLM, ChatMessage, Embedder, GenerationOptions
+from agent.plan.stages import INTENTS, Language, Stage, allocate
+from agent.plan.templates import pick_fact, template_question
+from agent.plan.validate import validate_question
+from db import queries
+from db.engine import unit_of_work
+from db.models import Interview, Question, ResumeChunk
+
+log = logging.getLogger(__name__)
+
+QUESTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"question": {"type": "string", "minLength": 10, "maxLength": 220}},
+    "required": ["question"],
+}
+
+_SYSTEM: dict[Language, str] = {
+    "en": "You are a friendly job interviewer. Write one short interview question in English, "
+    "about the candidate's own resume. Answer with JSON only.",
+    "ko": "당신은 친절한 면접관입니다. 지원자의 이력서 내용에 대해 한국어로 짧은 면접 질문 하나를 쓰세요. "
+    "JSON으로만 답하세요.",
+}
+_EXAMPLE: dict[Language, tuple[str, str]] = {
+    "en": (
+        "Led migration of billing service to Kubernetes, cutting costs 30%.",
+        "How did you plan the billing service migration to Kubernetes, and how did you cut costs by 30%?",
+    ),
+    "ko": (
+        "결제 서비스를 쿠버네티스로 이전하여 비용 30% 절감",
+        "결제 서비스를 쿠버네티스로 이전하실 때 어떻게 계획하셨고, 비용은 어떻게 30% 줄이셨나요?",
+    ),
+}
+
+
+class _LLMQuestion(BaseModel):
+    question: str = Field(min_length=1, max_length=400)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    top_k: int = 3
+    use_llm: bool = True
+    max_tokens: int = 80
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError("top_k must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedQuestion:
+    ord: int
+    stage: Stage
+    text: str
+    source: str
+    chunk_ids: list[str]
+    rejected_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    interview_id: uuid.UUID
+    language: Language
+    target_role: str | None
+    questions: list[PlannedQuestion]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class InterviewPlanner:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        embedder: Embedder,
+        llm: ChatLLM | None,
+        options: PlanOptions = PlanOptions(),
+    ) -> None:
+        self._sessions = sessions
+        self._embedder = embedder
+        self._llm = llm if options.use_llm else None
+        self._options = options
+
+    async def create_interview(
+        self, resume_id: uuid.UUID, *, language: Language | None, question_count: int, max_questions: int = 20
+    ) -> PlanResult:
+        if not 1 <= question_count <= max_questions:
+            raise InvalidInputError(f"question_count must be between 1 and {max_questions}")
+        started = time.perf_counter()
+        async with unit_of_work(self._sessions) as session:
+            resume = await queries.get_resume(session, resume_id)
+            if resume is None:
+                raise NotFoundError(f"resume {resume_id} not found")
+            lang: Language = language or ("ko" if resume.language == "ko" else "en")
+            role = resume.target_role
+        questions: list[PlannedQuestion] = []
+        used: list[uuid.UUID] = []
+        variants: dict[Stage, int] = {}
+        llm_attempts = llm_valid = 0
+        for ordinal, stage in enumerate(allocate(question_count)):
+            chunks = await self._retrieve(resume_id, stage, lang, used)
+            used.extend(c.id for c in chunks)
+            texts = [c.text for c in chunks]
+            earlier = [q.text for q in questions]
+            text, reason = None, None
+            if self._llm is not None and chunks:
+                llm_attempts += 1
+                text, reason = await self._llm_question(stage, lang, role, texts, earlier)
+                llm_valid += text is not None
+            source = "llm"
+            if text is None:
+                source = "template"
+                variant = variants.get(stage, 0)
+                variants[stage] = variant + 1
+                text = template_question(stage, lang, pick_fact(texts), role, variant)
+            questions.append(
+                PlannedQuestion(ordinal, stage, text, source, [str(c.id) for c in chunks], reason)
+            )
+        stats = {
+            "llm_attempts": llm_attempts,
+            "llm_valid": llm_valid,
+            "grounded": sum(bool(q.chunk_ids) for q in questions),
+            "plan_s": round(time.perf_counter() - started, 3),
+            "llm_model": self._llm.info.name if self._llm else None,
+            "embedding_model": self._embedder.info.name,
+        }
+        interview_id = uuid.uuid4()
+        async with unit_of_work(self._sessions) as session:
+            session.add(
+                Interview(
+                    id=interview_id,
+                    resume_id=resume_id,
+                    state="planned",
+                    language=lang,
+                    target_role=role,
+                    question_count=question_count,
+                    current_question=0,
+                    followup_used=False,
+                    plan_stats=stats,
+                )
+            )
+            await session.flush()
+            session.add_all(
+                Question(
+                    interview_id=interview_id,
+                    ord=q.ord,
+                    stage=q.stage.value,
+                    text=q.text,
+                    source=q.source,
+                    chunk_ids=q.chunk_ids,
+                    rejected_reason=q.rejected_reason,
+                )
+                for q in questions
+            )
+        return PlanResult(interview_id, lang, role, questions, stats)
+
+    async def _retrieve(
+        self, resume_id: uuid.UUID, stage: Stage, lang: Language, used: list[uuid.UUID]
+    ) -> list[ResumeChunk]:
+        vector = await self._embedder.embed_one(INTENTS[stage].query[lang], "query")
+        async with unit_of_work(self._sessions) as session:
+            # Prefer chunks no earlier question used, so two questions of a stage differ.
+            rows = await queries.nearest_chunks(
+                session,
+                resume_id,
+                vector.tolist(),
+                k=self._options.top_k,
+                embedding_model=self._embedder.info.name,
+                exclude=used,
+            )
+            if not rows:
+                rows = await queries.nearest_chunks(
+                    session,
+                    resume_id,
+                    vector.tolist(),
+                    k=self._options.top_k,
+                    embedding_model=self._embedder.info.name,
+                )
+        return [chunk for chunk, _ in rows]
+
+    async def _llm_question(
+        self, stage: Stage, lang: Language, role: str | None, facts: list[str], earlier: list[str]
+    ) -> tuple[str | None, str | None]:
+        assert self._llm is not None
+        example_fact, example_q = _EXAMPLE[lang]
+        facts_text = "\n".join(f"- {f[:300]}" for f in facts)
+        role_line = f"Target role: {role}\n" if role else ""
+        messages = [
+            ChatMessage("system", _SYSTEM[lang]),
+            ChatMessage(
+                "user", f"Resume facts:\n- {example_fact}\nGoal: {INTENTS[Stage.EXPERIENCE].goal[lang]}"
+            ),
+            ChatMessage("assistant", json.dumps({"question": example_q}, ensure_ascii=False)),
+            ChatMessage("user", f"{role_line}Resume facts:\n{facts_text}\nGoal: {INTENTS[stage].goal[lang]}"),
+        ]
+        try:
+            completion = await self._llm.complete(
+                messages,
+                schema=QUESTION_SCHEMA,
+                options=GenerationOptions(max_tokens=self._options.max_tokens, temperature=0.3),
+            )
+            question = _LLMQuestion.model_validate(json.loads(completion.text)).question.strip()
+        except (InterviewerError, ValidationError, json.JSONDecodeError) as exc:
+            log.info("LLM question for %s unusable: %s", stage, exc)
+            return None, f"model error: {exc}"[:500]
+        verdict = validate_question(question, language=lang, sources=facts, earlier=[*earlier, example_q])
+        if not verdict.ok:
+            log.debug("rejected LLM question %r: %s", question, verdict.reason)
+            return None, f"{verdict.reason}: {question}"[:500]
+        return question, None

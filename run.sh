@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# One entry point for people and CI.
+#   ./run.sh serve            install what is missing, then start the server on embedded Postgres/Redis
+#   ./run.sh test [ARGS]      install what is missing (test tools too), then lint, type-check and run
+#                             the whole test suite (ARGS go to pytest)
+#   ./run.sh <command> ...    any other `interview` command (ingest, models, migrate, --help)
+# Installing is idempotent and quick when nothing changed: a stamp of pyproject.toml's hash is kept
+# in the virtualenv.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+WHEELS=.cache/wheels        # git-ignored; llama-cpp-python compiles for ~5 minutes, so build it once
+LLAMA=llama-cpp-python==0.3.36
+
+log() { printf '\033[1m[run]\033[0m %s\n' "$*" >&2; }
+
+EXTRAS=dev,st   # one install for serve and test: switching commands never reinstalls
+
+ensure_install() {
+  local extras=$EXTRAS stamp
+  stamp="$VENV/.installed-$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating virtualenv $VENV with $($PYTHON --version)"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
+  mkdir -p "$WHEELS"
+  if ! ls "$WHEELS"/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1; then
+    log "building $LLAMA once (compiles llama.cpp, about 5 minutes on 2 cores) into $WHEELS"
+    CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$VENV/bin/python" -m pip wheel -q --no-deps -w "$WHEELS" "$LLAMA"
+  fi
+  log "installing the project and its pinned dependencies ($extras)"
+  "$VENV/bin/python" -m pip install -q --find-links "$WHEELS" -e ".[$extras]"
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+}
+
+run_tests() {
+  ensure_install
+  local bin="$VENV/bin"
+  log "ruff"
+  "$bin/ruff" check .
+  "$bin/ruff" format --check .
+  log "mypy (strict)"
+  "$bin/mypy" .
+  log "pytest"
+  local rc=0
+  "$bin/python" -m pytest "$@" || rc=$?
+  # pytest exits 5 when a selection collected no test: not a failure of the suite.
+  if [ "$rc" -eq 5 ]; then
+    log "pytest collected no tests for this selection"
+    rc=0
+  fi
+  return "$rc"
+}
+
+cmd=${1:-help}
+case "$cmd" in
+  serve)
+    shift
+    ensure_install
+    exec "$VENV/bin/interview" serve "$@"
+    ;;
+  test)
+    shift
+    run_tests "$@"
+    ;;
+  help|-h|--help)
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    ;;
+  *)
+    ensure_install
+    exec "$VENV/bin/interview" "$@"
+    ;;
+esac

@@ -1,0 +1,76 @@
+"""The FastAPI application factory. Resources open in the lifespan and close in reverse."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
+from starlette.requests import Request
+
+from agent.models.registry import ModelRegistry
+from signaling import http_errors
+from signaling.ratelimit import RateLimitMiddleware
+from signaling.routes import interviews, resumes, system
+from signaling.runtime import Progress, Runtime
+from signaling.settings import Settings
+from web import STATIC_DIR
+
+
+def create_app(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    models: ModelRegistry | None = None,
+    progress: Progress | None = None,
+) -> FastAPI:
+    """Build the app. Pass ``runtime`` to share one already open (tests, benchmarks); it is then
+    not closed by the app."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        opened = await Runtime.open(settings, models=models, progress=progress)
+        app.state.runtime = opened
+        try:
+            yield
+        finally:
+            await opened.close()
+
+    app = FastAPI(
+        title="Voice Interviewer",
+        version="0.1.0",
+        description="Self-hosted realtime voice interviewer: resumes, interview plans, live calls, reports.",
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        # Set now, not only in the lifespan: in-process test transports do not run lifespans.
+        app.state.runtime = runtime
+    http_errors.install(app)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        return JSONResponse(http_errors.error_body("ValidationError", message), 422)
+
+    def current_redis() -> Redis | None:
+        rt: Runtime | None = getattr(app.state, "runtime", None)
+        return rt.redis if rt is not None else None
+
+    app.add_middleware(
+        RateLimitMiddleware, get_redis=current_redis, limit_per_minute=settings.rate_limit_per_minute
+    )
+    app.include_router(system.router)
+    app.include_router(resumes.router)
+    app.include_router(interviews.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,205 @@
+"""The ``interview`` command: serve, ingest a resume (and plan an interview), list models, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.errors import InterviewerError
+
+if TYPE_CHECKING:
+    from signaling.settings import Settings
+
+_T0 = time.perf_counter()
+
+
+def _say(line: str) -> None:
+    print(f"[{time.perf_counter() - _T0:6.2f}s] {line}", file=sys.stderr, flush=True)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from signaling.settings import load_settings
+
+    overrides: dict[str, object] = {}
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = args.data_dir
+    return load_settings(args.config, **overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from signaling.app import create_app
+
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings, progress=_say)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # lifespan done and the socket listening: really ready
+                _say(f"ready: http://{settings.host}:{settings.port}/  (API docs at /docs)")
+
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
+    Server(config).run()
+    return 0
+
+
+async def _ingest(args: argparse.Namespace) -> int:
+    from signaling.runtime import Runtime
+
+    settings = _settings(args)
+    path = Path(args.file)
+    data = await asyncio.to_thread(path.read_bytes)
+    runtime = await Runtime.open(settings, progress=_say if not args.json else None)
+    try:
+        result = await runtime.ingestor.ingest(data, path.name, None, args.role)
+        out: dict[str, object] = {
+            "resume_id": str(result.resume_id),
+            "language": result.parsed.language,
+            "pages": result.pages,
+            "target_role": result.target_role,
+            "target_role_source": result.target_role_source,
+            "header": result.parsed.header.model_dump(),
+            "chunks": result.chunk_count,
+        }
+        if args.plan:
+            plan = await runtime.planner.create_interview(
+                result.resume_id,
+                language=args.language,
+                question_count=args.questions,
+                max_questions=settings.max_question_count,
+            )
+            out["interview_id"] = str(plan.interview_id)
+            out["questions"] = [
+                {"stage": q.stage.value, "source": q.source, "text": q.text} for q in plan.questions
+            ]
+            out["plan_stats"] = plan.stats
+    finally:
+        await runtime.close()
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    header = result.parsed.header
+    print(
+        f"resume     {out['resume_id']}  "
+        f"({result.parsed.language}, {result.pages} page(s), {result.chunk_count} chunks)"
+    )
+    print(f"name       {header.name or '-'}")
+    print(f"contact    {header.email or '-'}  {header.phone or ''}")
+    print(f"role       {result.target_role or '-'}  (from {result.target_role_source})")
+    years = f"{header.years_experience:g}" if header.years_experience is not None else "-"
+    print(f"experience {years} years")
+    print(f"skills     {', '.join(header.skills) or '-'}")
+    if args.plan:
+        print(f"\ninterview  {out['interview_id']}")
+        for i, q in enumerate(plan.questions, 1):
+            print(f"{i:2}. [{q.stage.value:<13}] ({q.source}) {q.text}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from agent.models.registry import ModelRegistry, describe
+    from signaling.runtime import model_paths
+
+    settings = _settings(args)
+    registry = ModelRegistry(model_paths(settings))
+    try:
+        infos = asyncio.run(registry.preload(tuple(args.roles), progress=_say))
+    finally:
+        registry.close()
+    print(describe(infos))
+    return 0
+
+
+async def _migrate(args: argparse.Namespace) -> int:
+    from db import migrate
+    from db.embedded import EmbeddedPostgres
+    from db.engine import EngineOptions, create_engine
+
+    settings = _settings(args)
+    pg = None
+    url = settings.database_url
+    if url is None:
+        pg = EmbeddedPostgres(settings.data_dir)
+        url = pg.start()
+    engine = create_engine(EngineOptions(url=url))
+    try:
+        await migrate.upgrade(engine)
+        print(f"schema at revision {await migrate.current_revision(engine)}")
+    finally:
+        await engine.dispose()
+        if pg is not None:
+            pg.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interview",
+        description="Self-hosted realtime voice interviewer. With no DATABASE_URL/REDIS_URL set, "
+        "embedded Postgres and Redis run inside the data dir.",
+    )
+    parser.add_argument("--config", help="settings file (KEY=value lines); also INTERVIEWER_CONFIG")
+    parser.add_argument("--data-dir", type=Path, help="data folder (default: ./data; INTERVIEWER_DATA_DIR)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the web server (API, pages, later the calls)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.set_defaults(func=cmd_serve)
+
+    ingest = sub.add_parser(
+        "ingest", help="parse a resume (PDF, DOCX, TXT) and store it; --plan makes an interview"
+    )
+    ingest.add_argument("file", help="the resume file")
+    ingest.add_argument("--role", help="target role, used only when the resume names none")
+    ingest.add_argument(
+        "--plan", action="store_true", help="also create an interview and print its questions"
+    )
+    ingest.add_argument("--language", choices=["en", "ko"], help="interview language (default: the resume's)")
+    ingest.add_argument("--questions", type=int, default=8, help="number of planned questions (default 8)")
+    ingest.add_argument("--json", action="store_true", help="print JSON instead of text")
+    ingest.set_defaults(func=lambda a: asyncio.run(_ingest(a)))
+
+    models = sub.add_parser("models", help="load each model role and print what was loaded")
+    models.add_argument(
+        "roles", nargs="*", default=["llm", "embeddings"], help="roles to load (llm, embeddings)"
+    )
+    models.set_defaults(func=cmd_models)
+
+    mig = sub.add_parser("migrate", help="apply database migrations (serve does this on start)")
+    mig.set_defaults(func=lambda a: asyncio.run(_migrate(a)))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except InterviewerError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

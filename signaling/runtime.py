@@ -1,0 +1,148 @@
+"""The process's shared resources, opened in order and closed in reverse: embedded servers (when no
+URL is set), the DB engine with migrations applied, Redis, and the preloaded models."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agent.models.registry import ModelPaths, ModelRegistry
+from agent.plan.planner import InterviewPlanner, PlanOptions
+from agent.resume.extract import ExtractLimits
+from agent.resume.ingest import IngestOptions, ResumeIngestor
+from db import migrate
+from db.cache import CacheNamespace, ReadThroughCache
+from db.embedded import EmbeddedPostgres, EmbeddedRedis
+from db.engine import EngineOptions, create_engine, create_sessionmaker
+from signaling.settings import Settings
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+def model_paths(settings: Settings) -> ModelPaths:
+    return ModelPaths(
+        data_dir=settings.data_dir,
+        llm_path=settings.llm_path,
+        llm_threads=settings.llm_threads,
+        llm_context=settings.llm_context,
+        embedding_backend=settings.embedding_backend,
+        embedding_path=settings.embedding_path,
+        stt_path=settings.stt_path,
+        tts_voice_path=settings.tts_voice_path,
+    )
+
+
+def extract_limits(settings: Settings) -> ExtractLimits:
+    return ExtractLimits(
+        max_bytes=settings.max_upload_bytes,
+        max_pdf_pages=settings.max_pdf_pages,
+        max_docx_uncompressed_bytes=settings.max_docx_uncompressed_bytes,
+        max_chars=settings.max_resume_chars,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    redis: Redis
+    models: ModelRegistry
+    cache: ReadThroughCache
+    ingestor: ResumeIngestor
+    planner: InterviewPlanner
+    database_url: str
+    redis_url: str
+    startup_s: dict[str, float] = field(default_factory=dict)
+    _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+
+    @property
+    def questions_ns(self) -> CacheNamespace:
+        return CacheNamespace("interview", self.settings.cache_ttl_questions_s)
+
+    @property
+    def report_ns(self) -> CacheNamespace:
+        return CacheNamespace("report", self.settings.cache_ttl_report_s)
+
+    @classmethod
+    async def open(
+        cls, settings: Settings, *, models: ModelRegistry | None = None, progress: Progress | None = None
+    ) -> Runtime:
+        say = progress or (lambda line: log.info("%s", line))
+        stack = AsyncExitStack()
+        timings: dict[str, float] = {}
+        try:
+            t = time.perf_counter()
+            database_url = settings.database_url
+            if database_url is None:
+                say(f"starting embedded Postgres in {settings.data_dir / 'postgres'} ...")
+                pg = EmbeddedPostgres(settings.data_dir)
+                database_url = pg.start()
+                stack.callback(pg.stop)
+            engine = create_engine(EngineOptions(url=database_url))
+            stack.push_async_callback(engine.dispose)
+            await migrate.upgrade(engine)
+            timings["postgres"] = time.perf_counter() - t
+            revision = await migrate.current_revision(engine)
+            say(f"Postgres ready, schema at {revision} ({timings['postgres']:.2f} s)")
+
+            t = time.perf_counter()
+            redis_url = settings.redis_url
+            if redis_url is None:
+                embedded_redis = EmbeddedRedis(settings.data_dir)
+                redis_url = embedded_redis.start()
+                stack.callback(embedded_redis.stop)
+            redis = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+            stack.push_async_callback(redis.aclose)
+            await redis.ping()
+            timings["redis"] = time.perf_counter() - t
+            say(f"Redis ready at {redis_url} ({timings['redis']:.2f} s)")
+
+            t = time.perf_counter()
+            registry = models or ModelRegistry(model_paths(settings))
+            if models is None:
+                stack.callback(registry.close)
+            if settings.preload_models:
+                await registry.preload(("llm", "embeddings"), progress=say)
+            timings["models"] = time.perf_counter() - t
+
+            sessions = create_sessionmaker(engine)
+            ingestor = ResumeIngestor(
+                sessions=sessions,
+                embedder=registry.embedder,
+                llm=registry.llm,
+                options=IngestOptions(limits=extract_limits(settings)),
+            )
+            planner = InterviewPlanner(
+                sessions=sessions,
+                embedder=registry.embedder,
+                llm=registry.llm,
+                options=PlanOptions(top_k=settings.retrieval_top_k),
+            )
+        except BaseException:
+            await stack.aclose()
+            raise
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            redis=redis,
+            models=registry,
+            cache=ReadThroughCache(redis),
+            ingestor=ingestor,
+            planner=planner,
+            database_url=database_url,
+            redis_url=redis_url,
+            startup_s=timings,
+            _stack=stack,
+        )
+
+    async def close(self) -> None:
+        await self._stack.aclose()
