@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.errors import InterviewerError, InvalidInputError, NotFoundError
 from agent.models.base import ChatLLM, ChatMessage, Embedder, GenerationOptions
 from agent.plan.stages import INTENTS, Language, Stage, allocate
-from agent.plan.templates import pick_fact, template_question
+from agent.plan.templates import pick_fact, template_question, unwrap_lines
 from agent.plan.validate import validate_question
 from db import queries
 from db.engine import unit_of_work
@@ -108,9 +108,11 @@ class InterviewPlanner:
                 raise NotFoundError(f"resume {resume_id} not found")
             lang: Language = language or ("ko" if resume.language == "ko" else "en")
             role = resume.target_role
+            name = (resume.parsed.get("header") or {}).get("name")
         questions: list[PlannedQuestion] = []
         used: list[uuid.UUID] = []
         variants: dict[Stage, int] = {}
+        used_facts: list[str] = []
         llm_attempts = llm_valid = 0
         for ordinal, stage in enumerate(allocate(question_count)):
             chunks = await self._retrieve(resume_id, stage, lang, used)
@@ -127,7 +129,9 @@ class InterviewPlanner:
                 source = "template"
                 variant = variants.get(stage, 0)
                 variants[stage] = variant + 1
-                text = template_question(stage, lang, pick_fact(texts), role, variant)
+                text, chunks = await self._fallback_question(
+                    resume_id, stage, lang, chunks, used_facts, role=role, name=name, variant=variant
+                )
             questions.append(
                 PlannedQuestion(ordinal, stage, text, source, [str(c.id) for c in chunks], reason)
             )
@@ -169,8 +173,33 @@ class InterviewPlanner:
             )
         return PlanResult(interview_id, lang, role, questions, stats)
 
+    async def _fallback_question(
+        self,
+        resume_id: uuid.UUID,
+        stage: Stage,
+        lang: Language,
+        chunks: list[ResumeChunk],
+        used_facts: list[str],
+        *,
+        role: str | None,
+        name: str | None,
+        variant: int,
+    ) -> tuple[str, list[ResumeChunk]]:
+        """A template question quoting a fact no earlier question quoted; returns the chunks cited."""
+        avoid = [x for x in (role, name) if x]  # a bare name or title is nothing to ask about
+        fact = pick_fact([c.text for c in chunks], used=used_facts, avoid=avoid)
+        if fact is None:
+            # The closest chunks are spent or thin: look wider in the same resume.
+            wider = await self._retrieve(resume_id, stage, lang, [], k=self._options.top_k * 4)
+            fact = pick_fact([c.text for c in wider], used=used_facts, avoid=avoid)
+            if fact is not None:
+                chunks = [c for c in wider if fact.rstrip("…") in unwrap_lines(c.text)] or chunks
+        if fact is not None:
+            used_facts.append(fact)
+        return template_question(stage, lang, fact, role, variant), chunks
+
     async def _retrieve(
-        self, resume_id: uuid.UUID, stage: Stage, lang: Language, used: list[uuid.UUID]
+        self, resume_id: uuid.UUID, stage: Stage, lang: Language, used: list[uuid.UUID], k: int | None = None
     ) -> list[ResumeChunk]:
         vector = await self._embedder.embed_one(INTENTS[stage].query[lang], "query")
         async with unit_of_work(self._sessions) as session:
@@ -179,7 +208,7 @@ class InterviewPlanner:
                 session,
                 resume_id,
                 vector.tolist(),
-                k=self._options.top_k,
+                k=k or self._options.top_k,
                 embedding_model=self._embedder.info.name,
                 exclude=used,
             )
@@ -188,7 +217,7 @@ class InterviewPlanner:
                     session,
                     resume_id,
                     vector.tolist(),
-                    k=self._options.top_k,
+                    k=k or self._options.top_k,
                     embedding_model=self._embedder.info.name,
                 )
         return [chunk for chunk, _ in rows]

@@ -4,6 +4,7 @@ fails validation. Several phrasings per stage so a repeated stage does not repea
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from agent.plan.stages import Language, Stage
 
@@ -63,33 +64,85 @@ _BULLET = re.compile(r"^[\s•·\-*–—▪●○◦>]+")
 _MAX_FACT = 80
 
 
+def unwrap_lines(chunk_text: str) -> str:
+    """Rejoin sentences that PDF text wrapped across lines."""
+    # An English line going on in lower case continues the sentence above it.
+    text = re.sub(r"(?<![.!?:。])\n(?=[a-z(])", " ", chunk_text)
+    # Korean sentences end in punctuation after a verb ending; a Hangul line that follows a line
+    # without one continues the same sentence.
+    return re.sub(r"(?<=[가-힣A-Za-z0-9,)])\n(?=[가-힣])", " ", text)
+
+
 def _candidates(chunk_text: str) -> list[str]:
-    parts = re.split(r"(?<=[.!?。])\s+|\n+", chunk_text)
+    parts = re.split(r"(?<=[.!?。])\s+|\n+", unwrap_lines(chunk_text))
     return [_BULLET.sub("", p).strip(" .;:,") for p in parts if p.strip()]
 
 
+_ACTION = re.compile(
+    r"^(led|built|designed|developed|implemented|improved|created|managed|reduced|increased|launched|"
+    r"migrated|analy[sz]ed|optimi[sz]ed|automated|introduced|mentored|architected|deployed|wrote|ran|"
+    r"owned|scaled|shipped|delivered|established|drove|cut|raised|coordinated|conducted|published|"
+    r"utilized|used|trained|researched|maintained|integrated|refactored)\b",
+    re.IGNORECASE,
+)
+_KO_ACTION = re.compile(r"(했습니다|하였습니다|개발|구축|설계|구현|개선|단축|운영|분석|도입|수행|담당|진행)")
+_CONTACT = re.compile(r"@|https?://|\+?\d[\d\s\-()]{8,}\d|^(phone|email|linkedin|github)\b", re.IGNORECASE)
+_ADDRESS = re.compile(
+    r"^\d+\s+\w+.*\b(st|street|ave|avenue|rd|road|blvd|lane|ln|drive|dr)\b\.?$", re.IGNORECASE
+)
+_DATE_RANGE = re.compile(r"\b(19|20)\d{2}(\.\d{1,2})?\s*[-–~]|\b(19|20)\d{2}\s*년")
+
+
 def _salience(line: str) -> float:
-    # Lines naming something concrete (numbers, proper nouns, tools) make the best anchors.
+    """How good a line is to quote: an accomplishment with something concrete beats a title, a
+    list, an address or a contact line."""
     score = 0.0
-    score += 2.0 * bool(re.search(r"\d", line))
-    score += 0.5 * min(len(re.findall(r"\b[A-Z][A-Za-z0-9+#.]+", line)), 4)
-    score += 1.0 * bool(re.search(r"[가-힣]{2,}", line))
-    score -= 3.0 * bool(re.search(r"@|https?://|\+?\d[\d\s\-()]{8,}\d", line))  # contact lines
-    score -= 2.0 * (len(line) < 15)
-    score += 1.0 * (len(line) >= 40)  # an accomplishment says more than a bare title
-    score -= 1.5 * bool(re.search(r"\b(19|20)\d{2}\s*[-–~]", line))  # a title/date header line
+    score += 3.0 * bool(_ACTION.match(line) or _KO_ACTION.search(line))
+    score += 1.0 * bool(re.search(r"\d+\s*(%|x\b|ms\b|건|배|명)", line))  # a measured result
+    score += 0.5 * min(len(re.findall(r"\b[A-Z][A-Za-z0-9+#.]+", line)), 3)
+    score += 1.0 * (len(line) >= 40)
+    score -= 4.0 * bool(_CONTACT.search(line) or _ADDRESS.search(line))
+    score -= 1.5 * bool(_DATE_RANGE.search(line))  # a title/date header line
+    score -= 2.0 * (len(line) < 25)
+    score -= 1.5 * (line.count(",") >= 4)  # a bare list of skills
     return score
 
 
-def pick_fact(chunk_texts: list[str]) -> str | None:
-    """The most concrete short line of the retrieved chunks, in retrieval order on ties."""
+def _shorten(line: str) -> str:
+    # Hangul packs about twice the meaning per character: a quote of the same weight is shorter.
+    limit = _MAX_FACT // 2 + 5 if re.search(r"[가-힣]{2}", line) else _MAX_FACT
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    # End on a clause boundary when there is one in the second half, else on a word.
+    clause = max(cut.rfind(", "), cut.rfind("하고 "), cut.rfind("하며 "))
+    return (
+        cut[: clause + (1 if cut[clause] == "," else 2)] if clause > limit // 2 else cut.rsplit(" ", 1)[0]
+    ).rstrip(" ,") + "…"
+
+
+def pick_fact(
+    chunk_texts: list[str], *, used: Collection[str] = (), avoid: Collection[str] = ()
+) -> str | None:
+    """The most concrete short line of the retrieved chunks, in retrieval order on ties.
+
+    ``used``: facts earlier questions quoted (never quote one twice). ``avoid``: lines that say
+    nothing to ask about on their own, such as the candidate's name or target role.
+    """
+    skip = {x.casefold() for x in used} | {x.casefold().strip() for x in avoid if x.strip()}
     best: tuple[float, int, str] | None = None
+    min_score = 0.0  # below this a line (an address, a bare title) is worse than no quote at all
     for rank, chunk in enumerate(chunk_texts):
         for line in _candidates(chunk):
             if len(line) < 8:
                 continue
-            fact = line if len(line) <= _MAX_FACT else line[:_MAX_FACT].rsplit(" ", 1)[0] + "…"
+            fact = _shorten(line)
+            folded = line.casefold()
+            if fact.casefold() in skip or folded in skip or any(a in folded for a in skip if len(a) >= 2):
+                continue
             key = (_salience(line) - 0.5 * rank, -rank, fact)
+            if key[0] < min_score:
+                continue
             if best is None or key[:2] > best[:2]:
                 best = key
     return best[2] if best else None

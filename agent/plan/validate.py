@@ -19,6 +19,7 @@ _PROMPT_MARKERS = (
     "candidate's resume",
     "interview question about",
     "you are an interviewer",
+    "the candidate",  # a question to the candidate speaks to them, not about them
     "이력서 내용:",
     "단계:",
 )
