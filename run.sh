@@ -21,7 +21,7 @@ EXTRAS=dev,st   # one install for serve and test: switching commands never reins
 
 ensure_install() {
   local extras=$EXTRAS stamp
-  stamp="$VENV/.installed-$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -c1-16)"
+  stamp="$VENV/.installed-$( (cat pyproject.toml constraints.txt; echo "$extras") | sha256sum | cut -c1-16)"
   [ -f "$stamp" ] && return 0
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating virtualenv $VENV with $($PYTHON --version)"
@@ -34,7 +34,7 @@ ensure_install() {
     CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$VENV/bin/python" -m pip wheel -q --no-deps -w "$WHEELS" "$LLAMA"
   fi
   log "installing the project and its pinned dependencies ($extras)"
-  "$VENV/bin/python" -m pip install -q --find-links "$WHEELS" -e ".[$extras]"
+  "$VENV/bin/python" -m pip install -q --find-links "$WHEELS" -c constraints.txt -e ".[$extras]"
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 }

@@ -102,7 +102,10 @@ async def main(n_queries: int, n_questions: int) -> str:
                 for q in plan.questions:
                     total += 1
                     cited = [chunk_text[i] for i in q.chunk_ids if i in chunk_text]
-                    grounded += bool(cited) and is_grounded(q.text, cited)
+                    ok = bool(cited) and is_grounded(q.text, cited)
+                    grounded += ok
+                    if not ok:
+                        print(f"      NOT GROUNDED [{q.stage.value}] ({q.source}) {q.text}")
                 valid_of = f"{plan.stats['llm_valid']}/{plan.stats['llm_attempts']}"
                 print(f"  {plan.language} {plan_times[-1]:5.2f} s  llm valid {valid_of}")
                 for q in plan.questions[:3]:

