@@ -19,7 +19,25 @@ log() { printf '\033[1m[run]\033[0m %s\n' "$*" >&2; }
 
 EXTRAS=dev,st   # one install for serve and test: switching commands never reinstalls
 
+SYSTEM_PACKAGES="espeak-ng"   # Korean TTS fallback voice
+
+ensure_system_packages() {
+  local missing=()
+  for pkg in $SYSTEM_PACKAGES; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing Debian packages: ${missing[*]} (run: sudo apt-get install -y ${missing[*]})"
+    return 1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 ensure_install() {
+  ensure_system_packages
   local extras=$EXTRAS stamp
   stamp="$VENV/.installed-$( (cat pyproject.toml constraints.txt; echo "$extras") | sha256sum | cut -c1-16)"
   [ -f "$stamp" ] && return 0

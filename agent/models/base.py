@@ -9,9 +9,10 @@ thread keeps one slow role from starving another).
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -155,3 +156,137 @@ class ChatLLM(Model):
     def _complete_impl(
         self, messages: list[ChatMessage], schema: dict[str, Any] | None, options: GenerationOptions
     ) -> Completion: ...
+
+
+# --- speech roles ---------------------------------------------------------------------------------
+
+Pcm16 = npt.NDArray[np.int16]
+"""Mono signed 16-bit samples."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """A piece of mono s16 audio. ``final`` marks the last chunk of an utterance."""
+
+    pcm: bytes
+    sample_rate: int
+    final: bool = False
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm) / 2 / self.sample_rate
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptSegment:
+    start_s: float
+    end_s: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str
+    segments: tuple[TranscriptSegment, ...]
+    audio_s: float
+    seconds: float
+    """Wall time the model took."""
+
+
+class SpeechToText(Model):
+    """16 kHz mono audio -> text. ``language`` None lets the model detect it."""
+
+    role = "stt"
+    sample_rate: int = 16_000
+
+    async def transcribe(
+        self, audio: Pcm16, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
+        if audio.dtype != np.int16 or audio.ndim != 1:
+            raise ValueError("audio must be 1-D int16 samples at 16 kHz")
+        return await self._call(self._transcribe_impl, audio, language, prompt)
+
+    @abstractmethod
+    def _transcribe_impl(self, audio: Pcm16, language: str | None, prompt: str | None) -> Transcript: ...
+
+
+class TextToSpeech(Model):
+    """Text -> mono s16 audio, streamed in chunks as the model produces them."""
+
+    role = "tts"
+    sample_rate: int = 22_050
+    languages: frozenset[str] = frozenset({"en"})
+
+    @abstractmethod
+    def _synthesize_impl(self, text: str, stop: threading.Event) -> Iterator[bytes]:
+        """Yield PCM chunks; return early once ``stop`` is set (barge-in)."""
+
+    async def stream(self, text: str) -> AsyncIterator[AudioChunk]:
+        """Chunks as they are synthesized. Cancelling the consumer stops the synthesis thread within
+        one chunk, and the next synthesis is never stuck behind an abandoned one."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for pcm in self._synthesize_impl(text, stop):
+                    if stop.is_set():
+                        break
+                    loop.call_soon_threadsafe(queue.put_nowait, pcm)
+            except BaseException as exc:  # handed to the consumer, re-raised there
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        labels = (self.role, self.info.name)
+        start = time.perf_counter()
+        future = loop.run_in_executor(self._executor, produce)
+        try:
+            pending: bytes | None = None
+            while True:
+                item = await asyncio.wait_for(queue.get(), self.timeout_s)
+                if isinstance(item, BaseException):
+                    MODEL_ERRORS.labels(*labels, "error").inc()
+                    raise ModelError(f"tts model {self.info.name} failed: {item}") from item
+                if item is None:
+                    if pending is not None:
+                        yield AudioChunk(pending, self.sample_rate, final=True)
+                    break
+                # Hold one chunk back so the last one can be marked final.
+                if pending is not None:
+                    yield AudioChunk(pending, self.sample_rate)
+                pending = item
+        except TimeoutError as exc:
+            MODEL_ERRORS.labels(*labels, "timeout").inc()
+            raise ModelTimeoutError(f"tts model {self.info.name} timed out") from exc
+        finally:
+            stop.set()
+            MODEL_SECONDS.labels(*labels).observe(time.perf_counter() - start)
+            await asyncio.shield(future)
+
+    async def synthesize(self, text: str) -> AudioChunk:
+        parts = [chunk.pcm async for chunk in self.stream(text)]
+        return AudioChunk(b"".join(parts), self.sample_rate, final=True)
+
+
+class VoiceActivityDetector(Model):
+    """Speech probability per fixed-size frame of 16 kHz audio. Fast enough (~0.1 ms a frame) to run
+    inline on the caller's thread; stateful, so one instance per audio stream."""
+
+    role = "vad"
+    sample_rate: int = 16_000
+    frame_samples: int = 512
+
+    def probability(self, frame: Pcm16) -> float:
+        if frame.shape != (self.frame_samples,):
+            raise ValueError(f"VAD frames must be {self.frame_samples} samples")
+        return self._probability_impl(frame)
+
+    @abstractmethod
+    def _probability_impl(self, frame: Pcm16) -> float: ...
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget the stream state (a new utterance source)."""
