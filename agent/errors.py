@@ -37,6 +37,18 @@ class UnreadableDocumentError(InterviewerError):
     """A document of a supported type that cannot be read: corrupt, encrypted, empty, no text layer."""
 
 
+class TokenError(InterviewerError):
+    """Missing, malformed, forged, expired or wrongly scoped access token."""
+
+
+class ConflictError(InterviewerError):
+    """The request contradicts the resource's state (joining an interview that has ended)."""
+
+
+class InvalidSessionDescriptionError(InterviewerError):
+    """An SDP offer that cannot be parsed or offers no usable audio."""
+
+
 class ModelUnavailableError(InterviewerError):
     """A model role has no model: names the package or setting that provides one."""
 

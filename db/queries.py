@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Interview, Question, Resume, ResumeChunk
+from db.models import Interview, Question, Resume, ResumeChunk, Turn
 
 
 async def get_resume(session: AsyncSession, resume_id: uuid.UUID) -> Resume | None:
@@ -58,3 +58,63 @@ async def nearest_chunks(
         query = query.where(ResumeChunk.id.not_in(list(exclude)))
     result = await session.execute(query)
     return [(row[0], float(row[1])) for row in result.all()]
+
+
+async def add_turn(
+    session: AsyncSession,
+    *,
+    interview_id: uuid.UUID,
+    question_id: uuid.UUID | None,
+    speaker: str,
+    text_: str,
+    started_s: float | None,
+    ended_s: float | None,
+    latencies: dict[str, Any],
+    audio_path: str | None,
+) -> Turn:
+    """Append a turn with the next sequence number of its interview."""
+    # Serialize appends per interview so two writers cannot take the same seq.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"turns:{interview_id}"}
+    )
+    last = await session.scalar(select(func.max(Turn.seq)).where(Turn.interview_id == interview_id))
+    turn = Turn(
+        interview_id=interview_id,
+        question_id=question_id,
+        seq=0 if last is None else last + 1,
+        speaker=speaker,
+        text=text_,
+        started_s=started_s,
+        ended_s=ended_s,
+        latencies=latencies,
+        audio_path=audio_path,
+    )
+    session.add(turn)
+    await session.flush()
+    return turn
+
+
+async def list_turns(session: AsyncSession, interview_id: uuid.UUID) -> Sequence[Turn]:
+    rows = await session.scalars(select(Turn).where(Turn.interview_id == interview_id).order_by(Turn.seq))
+    return rows.all()
+
+
+async def save_progress(
+    session: AsyncSession,
+    interview_id: uuid.UUID,
+    *,
+    state: str,
+    current_question: int,
+    followup_used: bool,
+) -> None:
+    """Persist where the interview is, so a crash or a rejoin resumes at the same question."""
+    values: dict[str, Any] = {
+        "state": state,
+        "current_question": current_question,
+        "followup_used": followup_used,
+    }
+    if state == "live":
+        values["started_at"] = func.coalesce(Interview.started_at, func.now())
+    if state == "ended":
+        values["ended_at"] = func.now()
+    await session.execute(update(Interview).where(Interview.id == interview_id).values(**values))

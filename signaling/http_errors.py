@@ -13,6 +13,9 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[errors.InterviewerError], int] = {
     errors.NotFoundError: 404,
+    errors.TokenError: 401,
+    errors.ConflictError: 409,
+    errors.InvalidSessionDescriptionError: 400,
     errors.InvalidInputError: 422,
     errors.UploadTooLargeError: 413,
     errors.UnsupportedFileTypeError: 415,

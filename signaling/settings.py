@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     tts_voice_path: Path | None = None
     preload_models: bool = True
 
+    # Calls
+    secret_key: str | None = None
+    """Signs join tokens. Unset: a random key created once in ``data_dir/secret.key``."""
+    join_token_ttl_s: int = 2 * 3600
+    ice_servers: list[dict[str, str | list[str]]] = []
+    """STUN/TURN servers for WebRTC, e.g. ``[{"urls": "turn:turn.example.com", "username": ...}]``.
+    Empty by default: no STUN server is reachable offline, and host candidates suffice on a LAN."""
+    allow_loopback_ice: bool = True
+    """Offer 127.0.0.1 host candidates, so a browser or tester on the same machine can connect."""
+    vad_min_silence_s: float = 0.3
+    acknowledge: bool = True
+    """Play a short pre-synthesized acknowledgement ("Thank you.") the moment an answer ends."""
+
     # Limits
     max_upload_bytes: int = 5 * 1024 * 1024
     max_pdf_pages: int = 20

@@ -1,0 +1,39 @@
+"""Checks on a client's SDP offer before aiortc sees it: hostile or broken input gets a 400 with a
+reason, never a 500 from deep inside the WebRTC stack."""
+
+from __future__ import annotations
+
+from aiortc.sdp import SessionDescription
+
+from agent.errors import InvalidSessionDescriptionError
+
+MAX_SDP_BYTES = 64 * 1024
+MAX_MEDIA_SECTIONS = 8
+
+
+def validate_offer(sdp: str, kind: str) -> SessionDescription:
+    if kind != "offer":
+        raise InvalidSessionDescriptionError(f"expected an SDP offer, got type {kind!r}")
+    if len(sdp.encode()) > MAX_SDP_BYTES:
+        raise InvalidSessionDescriptionError(f"SDP larger than {MAX_SDP_BYTES // 1024} KiB")
+    if not sdp.startswith("v=0"):
+        raise InvalidSessionDescriptionError("SDP must start with 'v=0'")
+    if "\x00" in sdp:
+        raise InvalidSessionDescriptionError("SDP contains NUL bytes")
+    try:
+        parsed = SessionDescription.parse(sdp)
+    # aiortc's parser assumes well-formed lines; each of these means a malformed one.
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, AssertionError) as exc:
+        raise InvalidSessionDescriptionError(f"unparseable SDP: {exc}") from exc
+    if len(parsed.media) > MAX_MEDIA_SECTIONS:
+        raise InvalidSessionDescriptionError(f"more than {MAX_MEDIA_SECTIONS} media sections")
+    audio = [m for m in parsed.media if m.kind == "audio"]
+    if not audio:
+        raise InvalidSessionDescriptionError("the offer has no audio section")
+    if not any(codec.name.lower() == "opus" for m in audio for codec in m.rtp.codecs):
+        raise InvalidSessionDescriptionError("the offer's audio does not include the Opus codec")
+    for m in audio:
+        ice = m.ice
+        if ice is None or ice.usernameFragment is None or ice.password is None or m.dtls is None:
+            raise InvalidSessionDescriptionError("the offer lacks ICE credentials or a DTLS fingerprint")
+    return parsed
