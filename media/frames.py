@@ -7,6 +7,7 @@ audio (its filter delay is lost each time), and Opus/livekit hand out frame size
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -43,8 +44,8 @@ def as_int16_mono(samples: npt.ArrayLike, channels: int = 1) -> Int16Array:
         return flat
     if flat.size % channels:
         raise ValueError(f"{flat.size} samples do not split into {channels} channels")
-    mixed = flat.reshape(-1, channels).astype(np.int32).mean(axis=1)
-    return mixed.astype(np.int16)
+    mixed: Int16Array = flat.reshape(-1, channels).astype(np.int32).mean(axis=1).astype(np.int16)
+    return mixed
 
 
 def pcm_from_bytes(pcm: bytes) -> Int16Array:
@@ -138,7 +139,7 @@ class StreamResampler:
         return self._collect(self._resampler.resample(None))
 
     @staticmethod
-    def _collect(frames: list[av.AudioFrame | None]) -> Int16Array:
+    def _collect(frames: Sequence[av.AudioFrame | None]) -> Int16Array:
         # A passthrough resampler answers a flush with [None].
         arrays = [f.to_ndarray().reshape(-1) for f in frames if f is not None]
         if not arrays:
