@@ -178,10 +178,21 @@ class AudioChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class TranscriptWord:
+    start_s: float
+    end_s: float
+    text: str
+    """As the model spells it, leading space included: ``"".join(texts)`` rebuilds the phrase."""
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptSegment:
     start_s: float
     end_s: float
     text: str
+    words: tuple[TranscriptWord, ...] = ()
+    """Word timings where the model gives them; incremental transcription cuts the audio between
+    words instead of waiting for the end of a segment."""
 
 
 @dataclass(frozen=True, slots=True)

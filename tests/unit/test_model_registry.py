@@ -273,7 +273,7 @@ async def test_registry_before_preload_says_so(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailableError, match="preload"):
         _ = registry.embedder
     with pytest.raises(ValueError, match="no loader"):
-        await registry.preload(("stt",))
+        await registry.preload(("tts_ko",))
 
 
 async def test_preload_loads_once_and_reports_progress(

@@ -1,0 +1,177 @@
+"""Whisper speech-to-text through faster-whisper (CTranslate2), greedy and without fallbacks.
+
+Every call costs a fixed floor (~0.7-1.0 s for Whisper base on one core): the encoder always runs on a
+30 s window, however short the audio. :mod:`agent.models.transcriber` hides that floor during a turn.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from agent.errors import InvalidInputError, ModelUnavailableError
+from agent.models.base import (
+    ModelInfo,
+    Pcm16,
+    SpeechToText,
+    Transcript,
+    TranscriptSegment,
+    TranscriptWord,
+)
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+_INT16_SCALE = 32768.0
+
+
+class FasterWhisperSTT(SpeechToText):
+    """A CTranslate2 Whisper model directory (``model.bin``, ``config.json``, ``tokenizer.json``).
+
+    Build it with :meth:`load`; the constructor alone does not read the model.
+    """
+
+    def __init__(
+        self,
+        *,
+        info: ModelInfo,
+        model_dir: Path,
+        compute_type: str = "int8",
+        cpu_threads: int = 1,
+        word_timestamps: bool = True,
+        timeout_s: float = 30,
+    ) -> None:
+        if cpu_threads < 1:
+            raise ValueError("cpu_threads must be at least 1")
+        super().__init__(info, timeout_s=timeout_s)
+        self.model_dir = model_dir
+        self.compute_type = compute_type
+        self.cpu_threads = cpu_threads
+        self.word_timestamps = word_timestamps
+        self.languages: frozenset[str] = frozenset()
+        """Filled by :meth:`load`: every Whisper language, or only "en" for an ``.en`` model."""
+        self._model: WhisperModel | None = None
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        info: ModelInfo,
+        model_dir: Path,
+        compute_type: str = "int8",
+        cpu_threads: int = 1,
+        word_timestamps: bool = True,
+        timeout_s: float = 30,
+    ) -> FasterWhisperSTT:
+        """Read the model, blocking the caller (call it from a worker thread in async code).
+
+        ``word_timestamps`` costs ~0.05-0.1 s a call (a cross-attention alignment pass) and buys
+        segment and word times to ~0.1 s; without it Whisper base rounds segment ends to whole
+        seconds, too coarse to cut audio at.
+        """
+        if not (model_dir / "model.bin").is_file():
+            raise ModelUnavailableError(f"STT model directory {model_dir} has no CTranslate2 model.bin")
+        model = cls(
+            info=info,
+            model_dir=model_dir,
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
+            word_timestamps=word_timestamps,
+            timeout_s=timeout_s,
+        )
+        start = time.perf_counter()
+        try:
+            model._executor.submit(model._load_impl).result()
+        except Exception as exc:
+            model.close()
+            raise ModelUnavailableError(f"cannot load STT model {model_dir}: {exc}") from exc
+        model.info = replace(
+            info,
+            load_s=time.perf_counter() - start,
+            details={
+                **info.details,
+                "compute_type": compute_type,
+                "cpu_threads": cpu_threads,
+                "word_timestamps": word_timestamps,
+                "multilingual": len(model.languages) > 1,
+            },
+        )
+        return model
+
+    def _load_impl(self) -> None:
+        # faster-whisper pulls in ctranslate2, tokenizers and av: imported here, not at module import.
+        from faster_whisper import WhisperModel
+
+        # A directory path never reaches the Hugging Face download code.
+        whisper = WhisperModel(
+            str(self.model_dir),
+            device="cpu",
+            compute_type=self.compute_type,
+            cpu_threads=self.cpu_threads,
+            num_workers=1,
+            local_files_only=True,
+        )
+        self.languages = frozenset(whisper.supported_languages)
+        self._model = whisper
+
+    async def transcribe(
+        self, audio: Pcm16, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
+        # Checked here rather than in the worker thread: a bad language is the caller's mistake, and
+        # raised inside the thread it would come back as a retryable ModelError.
+        if language is not None and self.languages and language not in self.languages:
+            supported = "English only" if self.languages == {"en"} else f"{len(self.languages)} languages"
+            raise InvalidInputError(
+                f"STT model {self.info.name} cannot transcribe {language!r} ({supported})"
+            )
+        return await super().transcribe(audio, language=language, prompt=prompt)
+
+    def _transcribe_impl(self, audio: Pcm16, language: str | None, prompt: str | None) -> Transcript:
+        if self._model is None:
+            raise ModelUnavailableError("STT model is not loaded: use FasterWhisperSTT.load")
+        if len(audio) == 0:
+            return Transcript(text="", language=language or "", segments=(), audio_s=0.0, seconds=0.0)
+        start = time.perf_counter()
+        audio_s = len(audio) / self.sample_rate
+        samples = audio.astype(np.float32) / _INT16_SCALE
+        # Greedy at one temperature: the fallback ladder re-decodes up to five times on hard audio,
+        # which turns a 1 s call into 5 s in the middle of a conversation. Earlier text comes in as
+        # the prompt from the caller, so Whisper's own conditioning stays off.
+        segments, info = self._model.transcribe(
+            samples,
+            language=language,
+            beam_size=1,
+            temperature=0,
+            condition_on_previous_text=False,
+            vad_filter=False,
+            without_timestamps=False,
+            initial_prompt=prompt or None,
+            word_timestamps=self.word_timestamps,
+        )
+        # A lazy generator: the decoding happens while it is consumed, inside this thread.
+        parts = tuple(_segment(s, audio_s) for s in segments if s.text.strip())
+        return Transcript(
+            text=" ".join(p.text for p in parts),
+            language=str(info.language),
+            segments=parts,
+            audio_s=audio_s,
+            seconds=time.perf_counter() - start,
+        )
+
+
+def _segment(segment: Any, audio_s: float) -> TranscriptSegment:
+    # Whisper may place a last timestamp past the end of the audio it was given.
+    words = tuple(
+        TranscriptWord(start_s=float(w.start), end_s=min(float(w.end), audio_s), text=str(w.word))
+        for w in (segment.words or ())
+    )
+    return TranscriptSegment(
+        start_s=float(segment.start),
+        end_s=min(float(segment.end), audio_s),
+        text=str(segment.text).strip(),
+        words=words,
+    )
