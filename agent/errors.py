@@ -49,6 +49,10 @@ class InvalidSessionDescriptionError(InterviewerError):
     """An SDP offer that cannot be parsed or offers no usable audio."""
 
 
+class OfflineConfigError(InterviewerError):
+    """The environment would let a library reach a cloud service (LIVEKIT_* variables set)."""
+
+
 class ModelUnavailableError(InterviewerError):
     """A model role has no model: names the package or setting that provides one."""
 

@@ -91,6 +91,8 @@ class Interview(Base):
     question_count: Mapped[int] = mapped_column(Integer)
     current_question: Mapped[int] = mapped_column(Integer, default=0)
     followup_used: Mapped[bool] = mapped_column(Boolean, default=False)
+    follow_ups: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    """Whether the interviewer may ask one follow-up per question."""
     plan_stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = _created_at()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from agent.models.registry import ModelRegistry
 from signaling import http_errors
 from signaling.ratelimit import RateLimitMiddleware
-from signaling.routes import interviews, resumes, system
+from signaling.routes import calls, interviews, resumes, system
 from signaling.runtime import Progress, Runtime
 from signaling.settings import Settings
 from web import STATIC_DIR
@@ -72,5 +72,6 @@ def create_app(
     app.include_router(system.router)
     app.include_router(resumes.router)
     app.include_router(interviews.router)
+    app.include_router(calls.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

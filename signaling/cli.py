@@ -147,6 +147,49 @@ async def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _simulate(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from signaling import harness
+    from signaling.app import create_app
+
+    url = args.url
+    server: uvicorn.Server | None = None
+    serving: asyncio.Task[None] | None = None
+    if url is None:
+        # No server given: run one in this process on a free loopback port.
+        settings = _settings(args)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        app = create_app(settings, progress=None if args.json else _say)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                await serving
+                return 2
+            await asyncio.sleep(0.05)  # start-up only: uvicorn offers no readiness event
+        url = f"http://127.0.0.1:{port}"
+    options = harness.HarnessOptions(
+        base_url=url,
+        resume=Path(args.resume),
+        answers=harness.parse_answers(args.answers),
+        language=args.language,
+        question_count=args.questions,
+        follow_ups=not args.no_follow_ups,
+    )
+    try:
+        return await harness.main(options, as_json=args.json)
+    except harness.HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if server is not None and serving is not None:
+            server.should_exit = True
+            await serving
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="interview",
@@ -177,9 +220,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="load each model role and print what was loaded")
     models.add_argument(
-        "roles", nargs="*", default=["llm", "embeddings"], help="roles to load (llm, embeddings)"
+        "roles",
+        nargs="*",
+        default=["llm", "embeddings"],
+        help="roles to load: llm, embeddings, stt, tts, vad (default: llm embeddings)",
     )
     models.set_defaults(func=cmd_models)
+
+    sim = sub.add_parser(
+        "simulate",
+        help="run a whole interview from recorded answers through a real WebRTC client",
+        description="Upload RESUME, create an interview, join its call with an aiortc client and answer "
+        "each question with the next audio file (WAV, FLAC, MP3), in real time. Prints both sides of the "
+        "transcript and the per-turn latencies; exits non-zero if the interview did not complete.",
+    )
+    sim.add_argument("--resume", required=True, help="resume file (PDF, DOCX, TXT)")
+    sim.add_argument("--answers", nargs="+", required=True, metavar="AUDIO", help="one audio file per answer")
+    sim.add_argument("--url", help="a running server (default: start one in this process)")
+    sim.add_argument("--language", choices=["en", "ko"], help="interview language (default: the resume's)")
+    sim.add_argument("--questions", type=int, help="planned questions (default: one per answer)")
+    sim.add_argument(
+        "--no-follow-ups", action="store_true", help="ask exactly the planned questions (one answer each)"
+    )
+    sim.add_argument("--json", action="store_true", help="print the result as JSON")
+    sim.set_defaults(func=lambda a: asyncio.run(_simulate(a)))
 
     mig = sub.add_parser("migrate", help="apply database migrations (serve does this on start)")
     mig.set_defaults(func=lambda a: asyncio.run(_migrate(a)))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -16,11 +17,16 @@ from agent.models.registry import ModelPaths, ModelRegistry
 from agent.plan.planner import InterviewPlanner, PlanOptions
 from agent.resume.extract import ExtractLimits
 from agent.resume.ingest import IngestOptions, ResumeIngestor
+from agent.session.runner import SessionModels
 from db import migrate
 from db.cache import CacheNamespace, ReadThroughCache
 from db.embedded import EmbeddedPostgres, EmbeddedRedis
 from db.engine import EngineOptions, create_engine, create_sessionmaker
 from signaling.settings import Settings
+from signaling.tokens import TokenSigner, load_or_create_secret
+
+if TYPE_CHECKING:
+    from signaling.calls import CallManager
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -35,6 +41,8 @@ def model_paths(settings: Settings) -> ModelPaths:
         embedding_backend=settings.embedding_backend,
         embedding_path=settings.embedding_path,
         stt_path=settings.stt_path,
+        stt_threads=settings.stt_threads,
+        tts_ko_path=settings.tts_ko_path,
         tts_voice_path=settings.tts_voice_path,
     )
 
@@ -60,6 +68,8 @@ class Runtime:
     planner: InterviewPlanner
     database_url: str
     redis_url: str
+    tokens: TokenSigner
+    calls: CallManager | None = None
     startup_s: dict[str, float] = field(default_factory=dict)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -109,8 +119,9 @@ class Runtime:
             registry = models or ModelRegistry(model_paths(settings))
             if models is None:
                 stack.callback(registry.close)
+            roles = ("llm", "embeddings", "stt", "tts") if settings.enable_calls else ("llm", "embeddings")
             if settings.preload_models:
-                await registry.preload(("llm", "embeddings"), progress=say)
+                await registry.preload(roles, progress=say)
             timings["models"] = time.perf_counter() - t
 
             sessions = create_sessionmaker(engine)
@@ -130,10 +141,15 @@ class Runtime:
                     top_k=settings.retrieval_top_k, llm_languages=frozenset(settings.llm_languages)
                 ),
             )
+            secret = (
+                settings.secret_key.encode()
+                if settings.secret_key
+                else load_or_create_secret(settings.data_dir / "secret.key")
+            )
         except BaseException:
             await stack.aclose()
             raise
-        return cls(
+        runtime = cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
@@ -144,9 +160,18 @@ class Runtime:
             planner=planner,
             database_url=database_url,
             redis_url=redis_url,
+            tokens=TokenSigner(secret),
             startup_s=timings,
             _stack=stack,
         )
+        if settings.enable_calls:
+            from signaling.calls import CallManager
+
+            runtime.calls = CallManager(
+                runtime, SessionModels(stt=registry.stt, tts=registry.tts, llm=registry.llm)
+            )
+            stack.push_async_callback(runtime.calls.close)
+        return runtime
 
     async def close(self) -> None:
         await self._stack.aclose()

@@ -29,6 +29,7 @@ class InterviewCreate(BaseModel):
         default=None, description="Interview language; defaults to the resume's language."
     )
     question_count: int = Field(default=8, ge=1, le=50)
+    follow_ups: bool = Field(default=True, description="Allow one follow-up question per planned question.")
 
 
 class QuestionOut(BaseModel):
@@ -47,6 +48,7 @@ class InterviewOut(BaseModel):
     target_role: str | None
     question_count: int
     current_question: int
+    follow_ups: bool = True
     created_at: datetime | None
     plan_stats: dict[str, object]
     questions: list[QuestionOut]
@@ -67,3 +69,8 @@ class Health(BaseModel):
     database: bool
     redis: bool
     models: list[str]
+
+
+class InterviewCreated(InterviewOut):
+    join_token: str
+    """Signed, expiring token that lets the candidate join this interview's call (only returned here)."""

@@ -54,10 +54,16 @@ class Settings(BaseSettings):
     embedding_path: Path | None = None
     """A sentence-transformers model directory when that backend is chosen."""
     stt_path: Path | None = None
+    """A CTranslate2 Whisper model directory; default: Whisper base multilingual from the packages."""
+    stt_threads: int = 1
+    tts_ko_path: Path | None = None
+    """A Korean voice: a Coqui TTS model directory or a piper ``.onnx``; default: espeak-ng (robotic)."""
     tts_voice_path: Path | None = None
     preload_models: bool = True
 
     # Calls
+    enable_calls: bool = True
+    """Load the speech models and accept WebRTC calls. Off: the REST API only (resume and plans)."""
     secret_key: str | None = None
     """Signs join tokens. Unset: a random key created once in ``data_dir/secret.key``."""
     join_token_ttl_s: int = 2 * 3600

@@ -101,7 +101,13 @@ class InterviewPlanner:
         self._options = options
 
     async def create_interview(
-        self, resume_id: uuid.UUID, *, language: Language | None, question_count: int, max_questions: int = 20
+        self,
+        resume_id: uuid.UUID,
+        *,
+        language: Language | None,
+        question_count: int,
+        max_questions: int = 20,
+        follow_ups: bool = True,
     ) -> PlanResult:
         if not 1 <= question_count <= max_questions:
             raise InvalidInputError(f"question_count must be between 1 and {max_questions}")
@@ -159,6 +165,7 @@ class InterviewPlanner:
                     question_count=question_count,
                     current_question=0,
                     followup_used=False,
+                    follow_ups=follow_ups,
                     plan_stats=stats,
                 )
             )

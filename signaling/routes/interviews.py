@@ -12,7 +12,7 @@ from db import queries
 from db.engine import unit_of_work
 from signaling.deps import RuntimeDep
 from signaling.runtime import Runtime
-from signaling.schemas import ErrorOut, InterviewCreate, InterviewOut
+from signaling.schemas import ErrorOut, InterviewCreate, InterviewCreated, InterviewOut
 
 router = APIRouter(prefix="/api/interviews", tags=["interviews"])
 
@@ -31,6 +31,7 @@ async def load_interview(runtime: Runtime, interview_id: uuid.UUID) -> dict[str,
         target_role=interview.target_role,
         question_count=interview.question_count,
         current_question=interview.current_question,
+        follow_ups=interview.follow_ups,
         created_at=interview.created_at,
         plan_stats=interview.plan_stats,
         questions=[
@@ -52,11 +53,11 @@ async def cached_interview(runtime: Runtime, interview_id: uuid.UUID) -> Intervi
 @router.post(
     "",
     status_code=201,
-    response_model=InterviewOut,
+    response_model=InterviewCreated,
     responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
     summary="Create an interview and its question plan from a resume",
 )
-async def create_interview(runtime: RuntimeDep, body: InterviewCreate) -> InterviewOut:
+async def create_interview(runtime: RuntimeDep, body: InterviewCreate) -> InterviewCreated:
     if body.question_count > runtime.settings.max_question_count:
         raise InvalidInputError(f"question_count must be at most {runtime.settings.max_question_count}")
     plan = await runtime.planner.create_interview(
@@ -64,10 +65,13 @@ async def create_interview(runtime: RuntimeDep, body: InterviewCreate) -> Interv
         language=body.language,
         question_count=body.question_count,
         max_questions=runtime.settings.max_question_count,
+        follow_ups=body.follow_ups,
     )
     # Written after commit: bumps the key's generation so no reader can keep an older copy.
     await runtime.cache.invalidate(runtime.questions_ns, str(plan.interview_id))
-    return await cached_interview(runtime, plan.interview_id)
+    interview = await cached_interview(runtime, plan.interview_id)
+    token = runtime.tokens.issue(plan.interview_id, ttl_s=runtime.settings.join_token_ttl_s)
+    return InterviewCreated(**interview.model_dump(), join_token=token)
 
 
 @router.get("/{interview_id}", response_model=InterviewOut, responses={404: {"model": ErrorOut}})

@@ -62,7 +62,8 @@ async def test_plan_is_grounded_staged_and_stored(client: httpx.AsyncClient, run
     assert stats["grounded"] == 8
     fetched = await client.get(f"/api/interviews/{plan['id']}")
     assert fetched.status_code == 200
-    assert fetched.json() == plan
+    assert fetched.json() == {k: v for k, v in plan.items() if k != "join_token"}
+    assert plan["join_token"]
 
 
 async def test_korean_plan_is_in_korean(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,258 @@
+"""Live calls: one WebRTC connection per interview, wired to the agent session.
+
+A rejoin replaces the old connection; the interview's state lives in Postgres, so the new session
+resumes at the same question. Each finished turn is written at once, exported as metrics, and sent
+to the client over the ``events`` data channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from agent.errors import ConflictError, InvalidSessionDescriptionError, NotFoundError
+from agent.models.base import Pcm16
+from agent.plan.stages import Stage
+from agent.session.runner import InterviewOutcome, SessionModels, SessionOptions, run_interview
+from agent.session.state import InterviewPlan, InterviewState, PlanQuestion
+from agent.session.turns import TurnRecord
+from db import queries
+from db.engine import unit_of_work
+from media.ice import enable_loopback_candidates, rtc_configuration, strip_mdns_candidates
+from media.inbound import InboundAudio
+from media.outbound import PacedAudioTrack
+from signaling import metrics
+from signaling.runtime import Runtime
+from signaling.sdp import validate_offer
+
+log = logging.getLogger(__name__)
+
+TurnHook = Callable[[uuid.UUID, TurnRecord, uuid.UUID], None]
+"""Called after a turn row is committed (interview id, record, turn row id): evaluation wires here."""
+
+
+class PgStateStore:
+    """Interview progress in ``interviews`` (state, current_question, followup_used)."""
+
+    def __init__(self, runtime: Runtime, interview_id: uuid.UUID) -> None:
+        self._runtime = runtime
+        self._id = interview_id
+
+    async def load(self) -> InterviewState | None:
+        async with unit_of_work(self._runtime.sessions) as session:
+            row = await queries.get_interview(session, self._id)
+        if row is None:
+            return None
+        status = row.state if row.state in ("planned", "live", "ended") else "planned"
+        return InterviewState(row.current_question, row.followup_used, status)  # type: ignore[arg-type]
+
+    async def save(self, state: InterviewState) -> None:
+        async with unit_of_work(self._runtime.sessions) as session:
+            await queries.save_progress(
+                session,
+                self._id,
+                state=state.status,
+                current_question=state.question_index,
+                followup_used=state.followup_used,
+            )
+        await self._runtime.cache.invalidate(self._runtime.questions_ns, str(self._id))
+
+
+@dataclass
+class Room:
+    interview_id: uuid.UUID
+    pc: RTCPeerConnection
+    outbound: PacedAudioTrack
+    questions: list[uuid.UUID]
+    channel: RTCDataChannel | None = None
+    inbound: InboundAudio | None = None
+    task: asyncio.Task[InterviewOutcome | None] | None = None
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def send_event(self, event: dict[str, Any]) -> None:
+        if self.channel is not None and self.channel.readyState == "open":
+            self.channel.send(json.dumps(event, ensure_ascii=False))
+
+
+async def _frames(inbound: InboundAudio) -> AsyncIterator[Pcm16]:
+    async for frame in inbound:
+        yield frame.samples
+
+
+class CallManager:
+    def __init__(self, runtime: Runtime, models: SessionModels, *, on_turn: TurnHook | None = None) -> None:
+        self._runtime = runtime
+        self._models = models
+        self._on_turn = on_turn
+        self._rooms: dict[uuid.UUID, Room] = {}
+        self._lock = asyncio.Lock()
+        self.shutdown_timeout_s = 20.0
+        if runtime.settings.allow_loopback_ice:
+            enable_loopback_candidates()
+
+    @property
+    def rooms(self) -> dict[uuid.UUID, Room]:
+        return dict(self._rooms)
+
+    async def _plan(self, interview_id: uuid.UUID) -> tuple[InterviewPlan, list[uuid.UUID], bool]:
+        async with unit_of_work(self._runtime.sessions) as session:
+            interview = await queries.get_interview(session, interview_id)
+            if interview is None:
+                raise NotFoundError(f"interview {interview_id} not found")
+            if interview.state == "ended":
+                raise ConflictError("this interview has ended")
+            rows = await queries.list_questions(session, interview_id)
+        questions = tuple(PlanQuestion(q.ord, Stage(q.stage), q.text) for q in rows)
+        plan = InterviewPlan(interview.language, questions, target_role=interview.target_role)  # type: ignore[arg-type]
+        return plan, [q.id for q in rows], interview.follow_ups
+
+    async def join(self, interview_id: uuid.UUID, sdp: str, kind: str) -> str:
+        """Answer a client's offer; replaces any connection the interview already has."""
+        validate_offer(sdp, kind)
+        plan, question_ids, follow_ups = await self._plan(interview_id)
+        async with self._lock:
+            old = self._rooms.pop(interview_id, None)
+        if old is not None:
+            log.info("interview %s rejoined: replacing the previous connection", interview_id)
+            await self._close_room(old)
+
+        settings = self._runtime.settings
+        pc = RTCPeerConnection(rtc_configuration(settings.ice_servers))
+        outbound = PacedAudioTrack()
+        room = Room(interview_id, pc, outbound, question_ids)
+        pc.addTrack(outbound)
+
+        @pc.on("datachannel")
+        def _on_channel(channel: RTCDataChannel) -> None:
+            if channel.label == "events":
+                room.channel = channel
+
+        @pc.on("track")
+        def _on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio" and room.task is None:
+                room.inbound = InboundAudio(track)
+                room.task = asyncio.create_task(self._run(room, plan, room.inbound, follow_ups))
+
+        @pc.on("connectionstatechange")
+        async def _on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await self._drop(room)
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except (ValueError, KeyError, AttributeError, TypeError) as exc:
+            await pc.close()
+            raise InvalidSessionDescriptionError(f"cannot negotiate this offer: {exc}") from exc
+        async with self._lock:
+            self._rooms[interview_id] = room
+        metrics.ACTIVE_CALLS.set(len(self._rooms))
+        return strip_mdns_candidates(pc.localDescription.sdp)
+
+    async def _run(
+        self, room: Room, plan: InterviewPlan, inbound: InboundAudio, follow_ups: bool
+    ) -> InterviewOutcome | None:
+        settings = self._runtime.settings
+        options = SessionOptions(
+            min_silence_s=settings.vad_min_silence_s, ack=settings.acknowledge, follow_ups=follow_ups
+        )
+
+        async def on_turn(record: TurnRecord) -> None:
+            await self._persist_turn(room, record)
+
+        try:
+            outcome = await run_interview(
+                audio_in=_frames(inbound),
+                sink=room.outbound,
+                plan=plan,
+                models=self._models,
+                state_store=PgStateStore(self._runtime, room.interview_id),
+                on_turn=on_turn,
+                options=options,
+            )
+        except Exception:
+            log.exception("interview %s session failed", room.interview_id)
+            metrics.CALLS.labels("error").inc()
+            room.send_event({"type": "error", "message": "the interviewer hit an error; rejoin to continue"})
+            return None
+        metrics.CALLS.labels(outcome.reason).inc()
+        if outcome.state.status == "ended":
+            room.send_event({"type": "ended", "reason": outcome.reason})
+        return outcome
+
+    async def _persist_turn(self, room: Room, record: TurnRecord) -> None:
+        # Written the moment the turn ends: a crash later loses nothing said before it.
+        question_id = (
+            room.questions[record.question_index]
+            if 0 <= record.question_index < len(room.questions)
+            else None
+        )
+        async with unit_of_work(self._runtime.sessions) as session:
+            row = await queries.add_turn(
+                session,
+                interview_id=room.interview_id,
+                question_id=question_id,
+                speaker=record.speaker,
+                text_=record.text,
+                started_s=record.started_s,
+                ended_s=record.ended_s,
+                latencies={**record.latencies, "kind": record.kind, "interrupted": record.interrupted},
+                audio_path=None,
+            )
+            turn_id = row.id
+        metrics.observe_turn(record.speaker, {k.removesuffix("_s"): v for k, v in record.latencies.items()})
+        room.send_event(
+            {
+                "type": "turn",
+                "speaker": record.speaker,
+                "kind": record.kind,
+                "text": record.text,
+                "question_index": record.question_index,
+                "latencies": record.latencies,
+            }
+        )
+        if self._on_turn is not None:
+            self._on_turn(room.interview_id, record, turn_id)
+
+    async def _drop(self, room: Room) -> None:
+        async with self._lock:
+            if self._rooms.get(room.interview_id) is room:
+                del self._rooms[room.interview_id]
+        await self._close_room(room)
+        metrics.ACTIVE_CALLS.set(len(self._rooms))
+
+    async def _close_room(self, room: Room) -> None:
+        if room.closed.is_set():
+            return
+        room.closed.set()
+        # End the input first: the session sees the candidate leave and shuts down in order (its
+        # state is saved after every turn); cancelling it mid-turn would leave livekit's tasks behind.
+        if room.inbound is not None:
+            room.inbound.stop()
+        if room.task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(room.task), self.shutdown_timeout_s)
+            except TimeoutError:
+                log.warning("interview %s session did not stop in time; cancelling", room.interview_id)
+                room.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await room.task
+            except Exception:
+                log.exception("interview %s session ended with an error", room.interview_id)
+        room.outbound.stop()
+        await room.pc.close()
+
+    async def close(self) -> None:
+        async with self._lock:
+            rooms, self._rooms = list(self._rooms.values()), {}
+        await asyncio.gather(*(self._close_room(r) for r in rooms))
+        metrics.ACTIVE_CALLS.set(0)

@@ -1,0 +1,286 @@
+"""The recorded-audio harness: drives a whole interview through the same WebRTC path a browser uses.
+
+A real aiortc client uploads the resume, creates the interview, joins the call, and after each
+question has finished playing answers with the next audio file, in real time, as 20 ms frames.
+It measures at the client what a candidate hears: **first audio**, from the last voiced frame of an
+answer to the first agent audio frame that arrives. The server's per-turn stage latencies come back
+in the transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import numpy as np
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from media.files import FileAudioTrack, load_audio
+from media.ice import enable_loopback_candidates, rtc_configuration
+
+_VOICED_RMS = 300.0  # int16 RMS above which a 20 ms frame counts as voiced (speech is ~1000-8000)
+_RATE = 48_000
+
+
+class HarnessError(Exception):
+    """The simulated interview could not be completed."""
+
+
+@dataclass(frozen=True, slots=True)
+class HarnessOptions:
+    base_url: str
+    resume: Path
+    answers: tuple[Path, ...]
+    language: str | None = None
+    question_count: int | None = None
+    """Planned questions; default: one per answer file."""
+    follow_ups: bool = True
+    """Let the interviewer ask follow-ups (each takes the next answer file)."""
+    answer_delay_s: float = 0.3
+    """Pause after a question ends before the candidate starts answering."""
+    step_timeout_s: float = 90.0
+    """Longest wait for the interviewer's next question (model load and cold caches included)."""
+
+    def __post_init__(self) -> None:
+        if not self.answers:
+            raise ValueError("give at least one answer file")
+        for path in (self.resume, *self.answers):
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"no such file: {path}")
+
+
+@dataclass
+class ClientTurn:
+    answer: str
+    question: str
+    answer_s: float
+    first_audio_s: float | None = None
+    """Last voiced frame of the answer sent -> first voiced agent frame received."""
+
+
+@dataclass
+class HarnessResult:
+    interview_id: str
+    ended: bool
+    reason: str = ""
+    turns: list[ClientTurn] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+
+def trailing_silence_s(samples: np.ndarray, rate: int) -> float:
+    """Seconds of unvoiced audio at the end of a recording (so 'end of answer' is its last word)."""
+    frame = rate // 50
+    n = len(samples) // frame
+    for i in range(n - 1, -1, -1):
+        chunk = samples[i * frame : (i + 1) * frame].astype(np.float64)
+        if np.sqrt(np.mean(chunk * chunk)) > _VOICED_RMS:
+            return (len(samples) - (i + 1) * frame) / rate
+    return len(samples) / rate
+
+
+class _AgentAudio:
+    """Watches the agent's audio as it arrives: when was each voiced frame received."""
+
+    def __init__(self) -> None:
+        self.voiced_after: list[tuple[float, asyncio.Future[float]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def first_voiced_after(self, t: float) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.voiced_after.append((t, future))
+        return future
+
+    async def consume(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            now = time.monotonic()
+            if not isinstance(frame, av.AudioFrame):
+                continue
+            pcm = frame.to_ndarray().astype(np.float64)
+            if np.sqrt(np.mean(pcm * pcm)) <= _VOICED_RMS:
+                continue
+            for t, future in list(self.voiced_after):
+                if now >= t and not future.done():
+                    future.set_result(now)
+                    self.voiced_after.remove((t, future))
+
+
+async def run(options: HarnessOptions) -> HarnessResult:
+    enable_loopback_candidates()
+    async with httpx.AsyncClient(base_url=options.base_url, timeout=120) as http:
+        with open(options.resume, "rb") as f:  # noqa: ASYNC230 - a resume is small
+            data = f.read()
+        resp = await http.post("/api/resumes", files={"file": (options.resume.name, data)})
+        _check(resp)
+        resume_id = resp.json()["id"]
+        body: dict[str, Any] = {
+            "resume_id": resume_id,
+            "question_count": options.question_count or len(options.answers),
+            "follow_ups": options.follow_ups,
+        }
+        if options.language:
+            body["language"] = options.language
+        resp = await http.post("/api/interviews", json=body)
+        _check(resp)
+        interview = resp.json()
+        interview_id, token = interview["id"], interview["join_token"]
+        result = HarnessResult(interview_id=interview_id, ended=False)
+
+        pc = RTCPeerConnection(rtc_configuration([]))
+        mic = FileAudioTrack()
+        pc.addTrack(mic)
+        channel = pc.createDataChannel("events")
+        events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        channel.on("message", lambda msg: events.put_nowait(json.loads(msg)))
+        agent_audio = _AgentAudio()
+
+        @pc.on("track")
+        def _on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio":
+                agent_audio.task = asyncio.create_task(agent_audio.consume(track))
+
+        try:
+            await pc.setLocalDescription(await pc.createOffer())
+            resp = await http.post(
+                f"/api/interviews/{interview_id}/offer",
+                json={"sdp": pc.localDescription.sdp, "type": "offer"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            _check(resp)
+            await pc.setRemoteDescription(
+                RTCSessionDescription(**{k: resp.json()[k] for k in ("sdp", "type")})
+            )
+            await _converse(options, mic, events, agent_audio, result)
+        finally:
+            with contextlib.suppress(Exception):
+                await pc.close()
+            if agent_audio.task is not None:
+                agent_audio.task.cancel()
+        resp = await http.get(f"/api/interviews/{interview_id}/turns")
+        _check(resp)
+        result.transcript = resp.json()
+    return result
+
+
+async def _next_question(
+    events: asyncio.Queue[dict[str, Any]], result: HarnessResult, timeout_s: float
+) -> dict[str, Any] | None:
+    """The next interviewer turn that asks something; None once the interview has ended."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise HarnessError(f"no question from the interviewer within {timeout_s:.0f} s")
+        try:
+            event = await asyncio.wait_for(events.get(), remaining)
+        except TimeoutError as exc:
+            raise HarnessError(f"no word from the interviewer within {timeout_s:.0f} s") from exc
+        result.events.append(event)
+        if event.get("type") in ("ended", "error"):
+            result.reason = str(event.get("reason") or event.get("message") or event["type"])
+            result.ended = event.get("type") == "ended"
+            return None
+        if event.get("type") == "turn" and event.get("speaker") == "interviewer":
+            if event.get("kind") == "close":
+                continue  # the "ended" event follows
+            return event
+
+
+async def _converse(
+    options: HarnessOptions,
+    mic: FileAudioTrack,
+    events: asyncio.Queue[dict[str, Any]],
+    agent_audio: _AgentAudio,
+    result: HarnessResult,
+) -> None:
+    answers = list(options.answers)
+    while True:
+        question = await _next_question(events, result, options.step_timeout_s)
+        if question is None:
+            return
+        if not answers:
+            # More questions than answer files (follow-ups took some): hang up and say so.
+            result.reason = "ran out of answer files; give more, or --no-follow-ups"
+            return
+        path = answers.pop(0)
+        await asyncio.sleep(options.answer_delay_s)
+        samples = await asyncio.to_thread(load_audio, path, _RATE)
+        tail = trailing_silence_s(samples, _RATE)
+        mic.play(samples)
+        last_frame = await mic.wait_done()
+        answer_end = last_frame - tail
+        first = agent_audio.first_voiced_after(answer_end)
+        turn = ClientTurn(
+            answer=path.name, question=str(question.get("text", "")), answer_s=len(samples) / _RATE
+        )
+        result.turns.append(turn)
+        with contextlib.suppress(TimeoutError):
+            turn.first_audio_s = round(await asyncio.wait_for(first, options.step_timeout_s) - answer_end, 3)
+
+
+def _check(resp: httpx.Response) -> None:
+    if resp.status_code >= 400:
+        raise HarnessError(
+            f"{resp.request.method} {resp.request.url.path} -> {resp.status_code}: {resp.text}"
+        )
+
+
+def exchanges(transcript: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Each candidate turn with the interviewer turn that answered it."""
+    pairs: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for i, turn in enumerate(transcript):
+        if turn["speaker"] == "candidate":
+            reply = next((t for t in transcript[i + 1 :] if t["speaker"] == "interviewer"), None)
+            pairs.append((turn, reply))
+    return pairs
+
+
+def format_result(result: HarnessResult) -> str:
+    status = "ended" if result.ended else f"NOT ended: {result.reason}"
+    lines = [f"interview {result.interview_id}  ({status})", ""]
+    for t in result.transcript:
+        who = "Interviewer" if t["speaker"] == "interviewer" else "Candidate  "
+        lines.append(f"{who} {t['text']}")
+    header = ("answer", "first audio", "(client)", "next question", "endpoint", "stt final", "tts first")
+    lines += ["", "{:<34} {:>11} {:>9} {:>13} {:>9} {:>9} {:>9}".format(*header)]
+    pairs = exchanges(result.transcript)
+    for i, turn in enumerate(result.turns):
+        answer, reply = pairs[i] if i < len(pairs) else ({"latencies": {}}, None)
+        rl = reply["latencies"] if reply else {}
+        al = answer["latencies"]
+        lines.append(
+            f"{turn.answer[:34]:<34} {_ms(rl.get('first_audio_s')):>11} {_ms(turn.first_audio_s):>9} "
+            f"{_ms(rl.get('next_question_s')):>13} {_ms(al.get('endpointing_s')):>9} "
+            f"{_ms(al.get('stt_final_s')):>9} {_ms(rl.get('tts_ttfb_s')):>9}"
+        )
+    return "\n".join(lines)
+
+
+def _ms(value: object) -> str:
+    return f"{float(value) * 1000:.0f} ms" if isinstance(value, int | float) else "-"
+
+
+async def main(options: HarnessOptions, *, as_json: bool) -> int:
+    result = await run(options)
+    print(result.to_json() if as_json else format_result(result))
+    return 0 if result.ended and all(t.first_audio_s is not None for t in result.turns) else 1
+
+
+def parse_answers(values: Sequence[str]) -> tuple[Path, ...]:
+    return tuple(Path(v) for v in values)
