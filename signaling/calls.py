@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,9 +83,20 @@ class Room:
             self.channel.send(json.dumps(event, ensure_ascii=False))
 
 
-async def _frames(inbound: InboundAudio) -> AsyncIterator[Pcm16]:
-    async for frame in inbound:
-        yield frame.samples
+class _Samples:
+    """The inbound frames' samples. A plain iterator, not an async generator: livekit may close its
+    reader from another task while a read is pending, which an async generator cannot survive
+    ("aclose(): asynchronous generator is already running")."""
+
+    def __init__(self, inbound: InboundAudio) -> None:
+        self._inbound = inbound
+
+    def __aiter__(self) -> _Samples:
+        return self
+
+    async def __anext__(self) -> Pcm16:
+        frame = await self._inbound.__anext__()
+        return frame.samples
 
 
 class CallManager:
@@ -171,7 +182,7 @@ class CallManager:
 
         try:
             outcome = await run_interview(
-                audio_in=_frames(inbound),
+                audio_in=_Samples(inbound),
                 sink=room.outbound,
                 plan=plan,
                 models=self._models,

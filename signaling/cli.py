@@ -148,46 +148,32 @@ async def _migrate(args: argparse.Namespace) -> int:
 
 
 async def _simulate(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from signaling import harness
-    from signaling.app import create_app
 
-    url = args.url
-    server: uvicorn.Server | None = None
-    serving: asyncio.Task[None] | None = None
-    if url is None:
-        # No server given: run one in this process on a free loopback port.
-        settings = _settings(args)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        app = create_app(settings, progress=None if args.json else _say)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            if serving.done():
-                await serving
-                return 2
-            await asyncio.sleep(0.05)  # start-up only: uvicorn offers no readiness event
-        url = f"http://127.0.0.1:{port}"
-    options = harness.HarnessOptions(
-        base_url=url,
-        resume=Path(args.resume),
-        answers=harness.parse_answers(args.answers),
-        language=args.language,
-        question_count=args.questions,
-        follow_ups=not args.no_follow_ups,
-    )
-    try:
-        return await harness.main(options, as_json=args.json)
-    except harness.HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if server is not None and serving is not None:
-            server.should_exit = True
-            await serving
+    async def drive(url: str) -> int:
+        options = harness.HarnessOptions(
+            base_url=url,
+            resume=Path(args.resume),
+            answers=harness.parse_answers(args.answers),
+            language=args.language,
+            question_count=args.questions,
+            follow_ups=not args.no_follow_ups,
+        )
+        try:
+            return await harness.main(options, as_json=args.json)
+        except harness.HarnessError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    if args.url is not None:
+        return await drive(args.url)
+    # No server given: run one in this process on a free loopback port.
+    from signaling.app import create_app
+    from signaling.background import serve_in_background
+
+    app = create_app(_settings(args), progress=None if args.json else _say)
+    async with serve_in_background(app) as url:
+        return await drive(url)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,14 +14,14 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import Counter, Histogram
 
-from agent.errors import ModelError, ModelTimeoutError
+from agent.errors import ModelError, ModelTimeoutError, ModelUnavailableError
 
 T = TypeVar("T")
 EmbeddingKind = Literal["query", "passage"]
@@ -81,6 +81,28 @@ class Model(ABC):  # noqa: B024 - abstract by role: the subclasses below declare
             raise ModelError(f"{self.role} model {self.info.name} failed: {exc}") from exc
         finally:
             MODEL_SECONDS.labels(*labels).observe(time.perf_counter() - start)
+
+    def _load_impl(self) -> None:  # noqa: B027 - a hook: models with nothing to load leave it empty
+        """Read the model's files; runs on the model's own thread (see :meth:`_load_on_thread`)."""
+
+    def _load_on_thread(self, what: str, details: Callable[[], dict[str, Any]] = dict) -> None:
+        """Run ``_load_impl`` on the model's own thread, timed, and record what was loaded.
+
+        The same thread later runs every call: libraries such as llama.cpp tie state to the
+        thread that created it. Any failure becomes a ModelUnavailableError naming ``what``.
+        """
+        start = time.perf_counter()
+        try:
+            self._executor.submit(self._load_impl).result()
+        except ModelUnavailableError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            raise ModelUnavailableError(f"cannot load {what}: {exc}") from exc
+        self.info = replace(
+            self.info, load_s=time.perf_counter() - start, details={**self.info.details, **details()}
+        )
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

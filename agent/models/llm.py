@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import json
 import time
-from dataclasses import replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -129,21 +128,9 @@ class LlamaCppLLM(ChatLLM):
         if not model_path.is_file():
             raise ModelUnavailableError(f"LLM model file not found: {model_path}")
         model = cls(info=info, model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, timeout_s=timeout_s)
-        start = time.perf_counter()
-        try:
-            model._executor.submit(model._load_impl).result()
-        except Exception as exc:
-            model.close()
-            raise ModelUnavailableError(f"cannot load LLM model {model_path}: {exc}") from exc
-        model.info = replace(
-            info,
-            load_s=time.perf_counter() - start,
-            details={
-                **info.details,
-                "n_ctx": n_ctx,
-                "n_threads": n_threads,
-                "chat_template": model._has_chat_template,
-            },
+        model._load_on_thread(
+            f"LLM model {model_path}",
+            lambda: {"n_ctx": n_ctx, "n_threads": n_threads, "chat_template": model._has_chat_template},
         )
         return model
 

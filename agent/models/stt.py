@@ -7,7 +7,6 @@ Every call costs a fixed floor (~0.7-1.0 s for Whisper base on one core): the en
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,17 +82,9 @@ class FasterWhisperSTT(SpeechToText):
             word_timestamps=word_timestamps,
             timeout_s=timeout_s,
         )
-        start = time.perf_counter()
-        try:
-            model._executor.submit(model._load_impl).result()
-        except Exception as exc:
-            model.close()
-            raise ModelUnavailableError(f"cannot load STT model {model_dir}: {exc}") from exc
-        model.info = replace(
-            info,
-            load_s=time.perf_counter() - start,
-            details={
-                **info.details,
+        model._load_on_thread(
+            f"STT model {model_dir}",
+            lambda: {
                 "compute_type": compute_type,
                 "cpu_threads": cpu_threads,
                 "word_timestamps": word_timestamps,

@@ -175,16 +175,9 @@ class PiperTTS(TextToSpeech):
             gap_s=gap_s,
             timeout_s=timeout_s,
         )
-        start = time.perf_counter()
-        try:
-            model._executor.submit(model._load_impl).result()
-        except Exception as exc:
-            model.close()
-            raise ModelUnavailableError(f"cannot load Piper voice {voice_path}: {exc}") from exc
-        model.info = replace(
-            info,
-            load_s=time.perf_counter() - start,
-            details={**info.details, "language": model.language, "sample_rate": model.sample_rate},
+        model._load_on_thread(
+            f"Piper voice {voice_path}",
+            lambda: {"language": model.language, "sample_rate": model.sample_rate},
         )
         return model
 
@@ -449,19 +442,8 @@ class CoquiTTS(TextToSpeech):
             chunk_s=chunk_s,
             timeout_s=timeout_s,
         )
-        start = time.perf_counter()
-        try:
-            model._executor.submit(model._load_impl).result()
-        except ModelUnavailableError:
-            model.close()
-            raise
-        except Exception as exc:
-            model.close()
-            raise ModelUnavailableError(f"cannot load Coqui TTS model {model_dir}: {exc}") from exc
-        model.info = replace(
-            info,
-            load_s=time.perf_counter() - start,
-            details={**info.details, "language": language, "sample_rate": model.sample_rate},
+        model._load_on_thread(
+            f"Coqui TTS model {model_dir}", lambda: {"language": language, "sample_rate": model.sample_rate}
         )
         return model
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +15,6 @@ import httpx
 import jiwer
 import numpy as np
 import pytest
-import uvicorn
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -25,6 +23,7 @@ from media.frames import StreamResampler
 from media.ice import enable_loopback_candidates, rtc_configuration
 from signaling import harness
 from signaling.app import create_app
+from signaling.background import serve_in_background
 from signaling.runtime import Runtime
 from signaling.settings import Settings
 from tests.fixtures_paths import shared_fixture
@@ -36,27 +35,14 @@ ANSWER_A = "audio/en_librispeech_1089-134686-0000.flac"
 ANSWER_B = "audio/en_librispeech_1089-134686-0002.flac"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 async def server(settings: Settings, runtime: Runtime) -> AsyncIterator[str]:
-    port = _free_port()
-    app = create_app(settings, runtime=runtime)
-    srv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(srv.serve())
-    while not srv.started:
-        assert not task.done(), "server failed to start"
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    await task
+    async with serve_in_background(create_app(settings, runtime=runtime), lifespan="off") as url:
+        yield url
+        # Let every call end in order before the next module: a session still shutting down in
+        # the background would outlive this module's event-loop work.
+        if runtime.calls is not None:
+            await runtime.calls.close()
 
 
 def _normalize(text: str) -> str:
