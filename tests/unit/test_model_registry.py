@@ -90,7 +90,7 @@ def test_locate_vad() -> None:
 def test_locate_unknown_role() -> None:
     with pytest.raises(ValueError, match="unknown model role"):
         locate("tts2", ModelPaths(data_dir=Path("/nonexistent")))
-    assert set(ROLES) == {"llm", "embeddings", "stt", "tts", "vad"}
+    assert set(ROLES) == {"llm", "embeddings", "stt", "stt_en", "tts", "vad"}
 
 
 def _with_override(data_dir: Path, role: str, path: Path) -> ModelPaths:
