@@ -291,5 +291,7 @@ async def test_clear_silences_the_client_at_once(call: Call) -> None:
         f"\nclear -> last voiced frame at the client: {stop_delay * 1000:.0f} ms ({late} frames); "
         f"first frame sent -> heard: {path_delay * 1000:.0f} ms"
     )
-    assert stop_delay < path_delay + 0.025
-    assert stop_delay < 0.12
+    # Counted in frames, not milliseconds (timing goals live in benchmarks): after a clear the
+    # client hears at most what was in flight, plus a frame or two of scheduling noise.
+    in_flight = round(path_delay / 0.020)
+    assert late <= in_flight + 2, (late, in_flight)

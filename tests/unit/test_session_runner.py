@@ -109,7 +109,8 @@ async def test_full_interview_follow_up_next_close() -> None:
     for reply in (turns[2], turns[4]):
         assert {"first_audio_s", "next_question_s", "decision_s", "tts_ttfb_s"} <= reply.latencies.keys()
         # The acknowledgement goes first: the question starts later than the first audio.
-        assert 0.25 < reply.latencies["first_audio_s"] <= reply.latencies["next_question_s"] < 2.0
+        # Order, not speed (timing goals live in the benchmark); 10 s only guards against a hang.
+        assert 0.25 < reply.latencies["first_audio_s"] <= reply.latencies["next_question_s"] < 10
         assert reply.latencies["tts_cached"] == 1.0
     assert "next_question_s" not in turns[6].latencies
     # State saved as it moved: live at Q0, follow-up used, Q1, ended.

