@@ -16,7 +16,7 @@ import inspect
 import itertools
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from livekit import rtc
@@ -260,8 +260,7 @@ class Interviewer(Agent):
             latencies["stt_final_s"] = round(delay, 3)
         if self._stt_plugin is not None and self._stt_plugin.last_finalize_s is not None:
             latencies["stt_finalize_s"] = round(self._stt_plugin.last_finalize_s, 3)
-        started = metrics.get("started_speaking_at")
-        stopped = metrics.get("stopped_speaking_at")
+        started, stopped = self._speaking_span(metrics)
         self._emit(
             TurnRecord(
                 seq=next(self._seq),
@@ -269,10 +268,8 @@ class Interviewer(Agent):
                 text=message.text_content or "",
                 kind="answer",
                 question_index=self._question_index(),
-                started_s=self._timer.since_origin(monotonic_from_wall(started) if started else None),
-                ended_s=self._timer.since_origin(
-                    self._timer.speech_end or (monotonic_from_wall(stopped) if stopped else None)
-                ),
+                started_s=self._timer.since_origin(started),
+                ended_s=self._timer.since_origin(self._timer.speech_end or stopped),
                 latencies=latencies,
             )
         )
@@ -299,8 +296,7 @@ class Interviewer(Agent):
             value = report.get(key)
             if isinstance(value, int | float):
                 latencies[name] = round(float(value), 3)
-        started = metrics.get("started_speaking_at")
-        stopped = metrics.get("stopped_speaking_at")
+        started, stopped = self._speaking_span(metrics)
         self._emit(
             TurnRecord(
                 seq=next(self._seq),
@@ -308,14 +304,23 @@ class Interviewer(Agent):
                 text=message.text_content or "",
                 kind=kind,
                 question_index=self._question_index(),
-                started_s=self._timer.since_origin(monotonic_from_wall(started) if started else None),
-                ended_s=self._timer.since_origin(monotonic_from_wall(stopped) if stopped else None),
+                started_s=self._timer.since_origin(started),
+                ended_s=self._timer.since_origin(stopped),
                 interrupted=message.interrupted,
                 latencies=latencies,
             )
         )
         if self._state.status == "ended":
             self.closed.set()
+
+    @staticmethod
+    def _speaking_span(metrics: Mapping[str, object]) -> tuple[float | None, float | None]:
+        """livekit's wall-clock start/stop of speech, converted once to our monotonic clock."""
+        span = (metrics.get("started_speaking_at"), metrics.get("stopped_speaking_at"))
+        started, stopped = (
+            monotonic_from_wall(float(t)) if isinstance(t, int | float) and t else None for t in span
+        )
+        return started, stopped
 
     def _question_index(self) -> int:
         return min(self._state.question_index, len(self.plan.questions) - 1)

@@ -32,7 +32,15 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConn
 from livekit.plugins import silero
 
 from agent.errors import InterviewerError
-from agent.models.base import ChatLLM, ChatMessage, GenerationOptions, Pcm16, SpeechToText, TextToSpeech
+from agent.models.base import (
+    ChatLLM,
+    ChatMessage,
+    GenerationOptions,
+    Model,
+    Pcm16,
+    SpeechToText,
+    TextToSpeech,
+)
 from agent.models.transcriber import IncrementalTranscriber, TranscriberOptions
 from agent.session.cues import looks_unfinished
 
@@ -73,6 +81,20 @@ def _speech_data(text: str, language: str | None, *, end_s: float = 0.0) -> stt.
     return stt.SpeechData(language=LanguageCode(language or "en"), text=text, end_time=end_s, confidence=1.0)
 
 
+class _ModelNames:
+    """livekit's ``model``/``provider`` properties, read from our model's info (shared by adapters)."""
+
+    _model: Model
+
+    @property
+    def model(self) -> str:
+        return self._model.info.name
+
+    @property
+    def provider(self) -> str:
+        return self._model.info.provider
+
+
 class LKSpeechToText(stt.STT[_Events]):
     """Our :class:`SpeechToText` as a livekit STT; streaming when given a VAD."""
 
@@ -108,13 +130,8 @@ class LKSpeechToText(stt.STT[_Events]):
         self.last_finalize_s: float | None = None
         """Wall time of the latest end-of-utterance transcription call (0 when it was free)."""
 
-    @property
-    def model(self) -> str:
-        return self._model.info.name
-
-    @property
-    def provider(self) -> str:
-        return self._model.info.provider
+    model = _ModelNames.model
+    provider = _ModelNames.provider
 
     @property
     def stt_model(self) -> SpeechToText:
@@ -311,13 +328,8 @@ class LKTextToSpeech(tts.TTS[_Events]):
         self._model = model
         self._frame_ms = frame_ms
 
-    @property
-    def model(self) -> str:
-        return self._model.info.name
-
-    @property
-    def provider(self) -> str:
-        return self._model.info.provider
+    model = _ModelNames.model
+    provider = _ModelNames.provider
 
     @property
     def tts_model(self) -> TextToSpeech:
