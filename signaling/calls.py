@@ -26,7 +26,7 @@ from agent.plan.stages import Stage
 from agent.session.runner import InterviewOutcome, SessionModels, SessionOptions, run_interview
 from agent.session.state import InterviewPlan, InterviewState, PlanQuestion
 from agent.session.turns import TurnRecord
-from db import queries
+from db import events, queries
 from db.engine import unit_of_work
 from media.ice import enable_loopback_candidates, rtc_configuration, strip_mdns_candidates
 from media.inbound import InboundAudio
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 TurnHook = Callable[[uuid.UUID, TurnRecord, uuid.UUID], None]
 """Called after a turn row is committed (interview id, record, turn row id): evaluation wires here."""
+EndHook = Callable[[uuid.UUID], None]
+"""Called once when an interview reaches its end (state ``ended`` committed): the report wires here."""
 
 
 class PgStateStore:
@@ -101,10 +103,18 @@ class _Samples:
 
 
 class CallManager:
-    def __init__(self, runtime: Runtime, models: ModelRegistry, *, on_turn: TurnHook | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        models: ModelRegistry,
+        *,
+        on_turn: TurnHook | None = None,
+        on_end: EndHook | None = None,
+    ) -> None:
         self._runtime = runtime
         self._models = models
         self._on_turn = on_turn
+        self._on_end = on_end
         self._rooms: dict[uuid.UUID, Room] = {}
         self._lock = asyncio.Lock()
         self.shutdown_timeout_s = 20.0
@@ -168,6 +178,7 @@ class CallManager:
         async with self._lock:
             self._rooms[interview_id] = room
         metrics.ACTIVE_CALLS.set(len(self._rooms))
+        await self._room_changed(room, "live")
         return strip_mdns_candidates(pc.localDescription.sdp)
 
     async def _run(
@@ -196,11 +207,15 @@ class CallManager:
         except Exception:
             log.exception("interview %s session failed", room.interview_id)
             metrics.CALLS.labels("error").inc()
-            room.send_event({"type": "error", "message": "the interviewer hit an error; rejoin to continue"})
+            message = "the interviewer hit an error; rejoin to continue"
+            await self._emit(room, {"type": "error", "message": message})
             return None
         metrics.CALLS.labels(outcome.reason).inc()
         if outcome.state.status == "ended":
-            room.send_event({"type": "ended", "reason": outcome.reason})
+            await self._emit(room, {"type": "ended", "reason": outcome.reason})
+            await self._room_changed(room, "ended")
+            if self._on_end is not None:
+                self._on_end(room.interview_id)
         return outcome
 
     async def _persist_turn(self, room: Room, record: TurnRecord) -> None:
@@ -224,18 +239,32 @@ class CallManager:
             )
             turn_id = row.id
         metrics.observe_turn(record.speaker, {k.removesuffix("_s"): v for k, v in record.latencies.items()})
-        room.send_event(
+        await self._emit(
+            room,
             {
                 "type": "turn",
+                "turn_id": str(turn_id),
                 "speaker": record.speaker,
                 "kind": record.kind,
                 "text": record.text,
                 "question_index": record.question_index,
                 "latencies": record.latencies,
-            }
+            },
         )
         if self._on_turn is not None:
             self._on_turn(room.interview_id, record, turn_id)
+
+    async def _emit(self, room: Room, event: dict[str, Any]) -> None:
+        """To the call's own data channel and to everyone watching the interview (pages)."""
+        room.send_event(event)
+        await events.publish(self._runtime.redis, events.interview_channel(room.interview_id), event)
+
+    async def _room_changed(self, room: Room, state: str) -> None:
+        await events.publish(
+            self._runtime.redis,
+            events.ROOMS_CHANNEL,
+            {"type": "room", "interview_id": str(room.interview_id), "state": state},
+        )
 
     async def _drop(self, room: Room) -> None:
         async with self._lock:
@@ -243,6 +272,7 @@ class CallManager:
                 del self._rooms[room.interview_id]
         await self._close_room(room)
         metrics.ACTIVE_CALLS.set(len(self._rooms))
+        await self._room_changed(room, "left")
 
     async def _close_room(self, room: Room) -> None:
         if room.closed.is_set():
