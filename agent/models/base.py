@@ -13,7 +13,6 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
@@ -22,6 +21,7 @@ import numpy.typing as npt
 from prometheus_client import Counter, Histogram
 
 from agent.errors import ModelError, ModelTimeoutError, ModelUnavailableError
+from agent.models.executor import BACKGROUND, URGENT, PriorityExecutor
 
 T = TypeVar("T")
 EmbeddingKind = Literal["query", "passage"]
@@ -60,15 +60,25 @@ class Model(ABC):  # noqa: B024 - abstract by role: the subclasses below declare
             raise ValueError("timeout_s must be positive")
         self.info = info
         self.timeout_s = timeout_s
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.role}-{info.name}")
+        self._executor = PriorityExecutor(f"{self.role}-{info.name}")
 
-    async def _call(self, fn: Callable[..., T], *args: Any, timeout_s: float | None = None) -> T:
-        loop = asyncio.get_running_loop()
+    @property
+    def queued(self) -> int:
+        """Calls waiting for this model's thread (the running one not counted)."""
+        return self._executor.queued
+
+    async def _call(
+        self, fn: Callable[..., T], *args: Any, timeout_s: float | None = None, urgent: bool = True
+    ) -> T:
+        """Run ``fn`` on the model's thread. Non-urgent calls (work that only improves something,
+        such as interim captions) wait behind every urgent one queued, whoever asked for it."""
         labels = (self.role, self.info.name)
         start = time.perf_counter()
+        priority = URGENT if urgent else BACKGROUND
         try:
             return await asyncio.wait_for(
-                loop.run_in_executor(self._executor, fn, *args), timeout_s or self.timeout_s
+                asyncio.wrap_future(self._executor.submit_with_priority(priority, fn, *args)),
+                timeout_s or self.timeout_s,
             )
         except TimeoutError as exc:
             MODEL_ERRORS.labels(*labels, "timeout").inc()
@@ -234,11 +244,13 @@ class SpeechToText(Model):
     sample_rate: int = 16_000
 
     async def transcribe(
-        self, audio: Pcm16, *, language: str | None = None, prompt: str | None = None
+        self, audio: Pcm16, *, language: str | None = None, prompt: str | None = None, urgent: bool = True
     ) -> Transcript:
+        """``urgent`` False for interim transcripts: a final transcript someone waits on overtakes
+        them on the model's thread."""
         if audio.dtype != np.int16 or audio.ndim != 1:
             raise ValueError("audio must be 1-D int16 samples at 16 kHz")
-        return await self._call(self._transcribe_impl, audio, language, prompt)
+        return await self._call(self._transcribe_impl, audio, language, prompt, urgent=urgent)
 
     @abstractmethod
     def _transcribe_impl(self, audio: Pcm16, language: str | None, prompt: str | None) -> Transcript: ...

@@ -110,7 +110,7 @@ class FasterWhisperSTT(SpeechToText):
         self._model = whisper
 
     async def transcribe(
-        self, audio: Pcm16, *, language: str | None = None, prompt: str | None = None
+        self, audio: Pcm16, *, language: str | None = None, prompt: str | None = None, urgent: bool = True
     ) -> Transcript:
         # Checked here rather than in the worker thread: a bad language is the caller's mistake, and
         # raised inside the thread it would come back as a retryable ModelError.
@@ -119,7 +119,7 @@ class FasterWhisperSTT(SpeechToText):
             raise InvalidInputError(
                 f"STT model {self.info.name} cannot transcribe {language!r} ({supported})"
             )
-        return await super().transcribe(audio, language=language, prompt=prompt)
+        return await super().transcribe(audio, language=language, prompt=prompt, urgent=urgent)
 
     def _transcribe_impl(self, audio: Pcm16, language: str | None, prompt: str | None) -> Transcript:
         if self._model is None:

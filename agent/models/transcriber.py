@@ -155,17 +155,19 @@ class IncrementalTranscriber:
 
     # --- transcribing ---------------------------------------------------------------------------------
 
-    async def update(self, *, force: bool = False) -> str:
+    async def update(self, *, force: bool = False, urgent: bool = False) -> str:
         """Transcribe the uncommitted audio and commit what is stable; return :attr:`interim_text`.
 
         Does nothing (no STT call) until :attr:`TranscriberOptions.min_update_s` of new audio has
         arrived since the previous call, or, with ``force``, any new audio: for the update started
         at a pause (``SpeechSegmenter.silence_s`` ~0.1 s) that lets :meth:`finalize` reuse it.
+        ``urgent``: the caller will wait on this update (a pause update the final reuses), so it
+        does not yield the model's thread to other streams' finals.
         """
         async with self._lock:
             if self.unseen_s >= (0.0 if force else self.options.min_update_s) and self._fed > self._covered:
                 start = time.perf_counter()
-                await self._transcribe(final=False)
+                await self._transcribe(final=False, urgent=urgent)
                 self.last_update_s = time.perf_counter() - start
         return self.interim_text
 
@@ -181,7 +183,7 @@ class IncrementalTranscriber:
             needed = self._fed if voiced_until_s is None else self._reuse_point(voiced_until_s)
             if self._buffered and self._covered < needed:
                 self.last_final_audio_s = self.pending_s
-                await self._transcribe(final=True)
+                await self._transcribe(final=True, urgent=True)
             else:
                 self.last_final_audio_s = 0.0
             if voiced_until_s is not None:
@@ -204,7 +206,7 @@ class IncrementalTranscriber:
         point = round((voiced_until_s + self.options.reuse_margin_s) * self._rate)
         return min(point, self._fed)
 
-    async def _transcribe(self, *, final: bool) -> None:
+    async def _transcribe(self, *, final: bool, urgent: bool) -> None:
         generation = self._generation
         audio = self._buffer()
         offset = self._buffer_start
@@ -212,7 +214,9 @@ class IncrementalTranscriber:
         language = self._language
         audio_s = len(audio) / self._rate
         self.calls += 1
-        result = await self.stt.transcribe(audio, language=language, prompt=self._prompt_text() or None)
+        result = await self.stt.transcribe(
+            audio, language=language, prompt=self._prompt_text() or None, urgent=urgent
+        )
         if generation != self._generation:
             return
         if language is None and result.language and audio_s >= self.options.detect_min_s:

@@ -240,29 +240,35 @@ class _TranscribingStream(stt.RecognizeStream):
             elif ev.type == vad.VADEventType.INFERENCE_DONE and current is not None:
                 for frame in ev.frames:
                     current.transcriber.feed(_pcm16([frame]))
-                if self._update_due(current, ev):
-                    current.interim = self._spawn(self._interim(current.transcriber))
+                due = self._update_due(current, ev)
+                if due is not None:
+                    current.interim = self._spawn(self._interim(current.transcriber, urgent=due == "pause"))
             elif ev.type == vad.VADEventType.END_OF_SPEECH and current is not None:
                 utterance, current = current, None
                 speech_end = time.time() - ev.silence_duration - ev.inference_duration
                 voiced_until = max(0.0, utterance.transcriber.fed_s - ev.silence_duration)
                 last_final = self._spawn(self._finish(utterance, last_final, voiced_until, speech_end))
 
-    def _update_due(self, utterance: _Utterance, ev: vad.VADEvent) -> bool:
+    def _update_due(self, utterance: _Utterance, ev: vad.VADEvent) -> Literal["pause", "periodic"] | None:
+        """A pause update (the final will reuse it) is always worth its call; a periodic one only
+        refreshes captions, so it waits while other streams have calls queued on the shared model:
+        under load, updates space themselves out instead of delaying someone's final."""
         if utterance.interim is not None and not utterance.interim.done():
-            return False  # one call at a time: the model has one thread
+            return None  # one call at a time: the model has one thread
         transcriber = utterance.transcriber
         unseen = transcriber.unseen_s
         if unseen < transcriber.options.min_update_s:
-            return False
+            return None
         pause = self._owner.pause_update_s
-        return unseen >= self._owner.update_every_s or (
-            pause is not None and ev.raw_accumulated_silence >= pause
-        )
+        if pause is not None and ev.raw_accumulated_silence >= pause:
+            return "pause"
+        if unseen >= self._owner.update_every_s and self._owner.stt_model.queued == 0:
+            return "periodic"
+        return None
 
-    async def _interim(self, transcriber: IncrementalTranscriber) -> None:
+    async def _interim(self, transcriber: IncrementalTranscriber, *, urgent: bool) -> None:
         try:
-            text = await transcriber.update()
+            text = await transcriber.update(urgent=urgent)
         except InterviewerError as exc:
             log.warning("interim transcription failed: %s", exc)
             return

@@ -87,7 +87,7 @@ class SessionOptions:
     at or below ``min_silence_s`` it adds nothing, and the final transcript commits the turn."""
     min_interruption_s: float = 0.5
     """Candidate speech needed to interrupt the interviewer."""
-    unfinished_hold_s: float = 0.4
+    unfinished_hold_s: float = 0.8
     """Extra wait for more speech when the transcript ends mid-sentence ("... and", "um")."""
     ack: bool = True
     follow_ups: bool = True

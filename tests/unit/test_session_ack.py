@@ -51,6 +51,15 @@ def test_drop_clears_only_a_lone_acknowledgement() -> None:
         ("I worked on the billing service.", "en", False),
         ("결제 서비스를 맡았고 그래서", "ko", True),
         ("결제 서비스를 맡았습니다.", "ko", False),
+        # A pause after a comma is a breath inside a sentence (the JFK fixture pauses 1 s there).
+        ("And so, my fellow Americans,", "en", True),
+        ("And so, my fellow Americans, ask not", "en", True),
+        ("Ask what you can do for your country.", "en", False),
+        ("What did I learn? Mostly patience.", "en", False),
+        ("결제 서비스를 맡았는데", "ko", True),
+        ("팀을 이끌면서,", "ko", True),
+        ("그 경험으로 많이 배웠습니다", "ko", False),
+        ("", "en", False),
     ],
 )
 def test_looks_unfinished(text: str, language: str, unfinished: bool) -> None:

@@ -1,0 +1,84 @@
+"""A one-thread executor that runs the most urgent call first.
+
+One model instance serves every room, on one thread (native libraries tie state to their thread).
+With a plain FIFO, four rooms' interim transcriptions queued in front of one room's final transcript
+and that room waited seconds for its reply. Here a final (priority 0) overtakes queued interims
+(priority 1); equal priorities keep their arrival order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+URGENT = 0
+BACKGROUND = 1
+
+_Item = tuple[int, int, "Future[Any] | None", "Callable[..., Any] | None", tuple[Any, ...]]
+
+
+class PriorityExecutor(Executor):
+    def __init__(self, thread_name: str) -> None:
+        self._queue: queue.PriorityQueue[_Item] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._shutdown = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._work, name=thread_name, daemon=True)
+        self._thread.start()
+
+    @property
+    def queued(self) -> int:
+        """Calls waiting (not the one running): callers space optional work by it."""
+        return self._queue.qsize()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        if kwargs:
+            return self.submit_with_priority(URGENT, lambda: fn(*args, **kwargs))
+        return self.submit_with_priority(URGENT, fn, *args)
+
+    def submit_with_priority(self, priority: int, fn: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new calls after shutdown")
+            self._queue.put((priority, next(self._order), future, fn, args))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            if self._shutdown:
+                return
+            self._shutdown = True
+            if cancel_futures:
+                while True:
+                    try:
+                        _, _, future, _, _ = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if future is not None:
+                        future.cancel()
+            # Sorts after every real call, so queued work (when not cancelled) still runs first.
+            self._queue.put((BACKGROUND + 1, next(self._order), None, None, ()))
+        if wait and threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    def _work(self) -> None:
+        while True:
+            _, _, future, fn, args = self._queue.get()
+            if future is None or fn is None:
+                return
+            # False when the caller cancelled while it waited: skip it without running.
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn(*args)
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
