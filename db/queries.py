@@ -99,6 +99,13 @@ async def list_turns(session: AsyncSession, interview_id: uuid.UUID) -> Sequence
     return rows.all()
 
 
+async def get_turn(session: AsyncSession, interview_id: uuid.UUID, seq: int) -> Turn | None:
+    row: Turn | None = await session.scalar(
+        select(Turn).where(Turn.interview_id == interview_id, Turn.seq == seq)
+    )
+    return row
+
+
 async def save_progress(
     session: AsyncSession,
     interview_id: uuid.UUID,

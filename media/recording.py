@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import soundfile as sf
@@ -143,3 +144,55 @@ class TimelineRecorder:
 
     def close(self) -> None:
         self._wav.close()
+
+
+Side = Literal["candidate", "interviewer"]
+_REFERENCE = re.compile(
+    r"^(?P<path>[A-Za-z0-9_./-]+\.wav)(?:#t=(?P<start>\d+(?:\.\d+)?),(?P<end>\d+(?:\.\d+)?))?$"
+)
+
+
+class CallRecording:
+    """Both sides of one connection, each in its own WAV, on one clock starting at ``origin``.
+
+    A turn is referenced as ``<file relative to the data dir>#t=<start>,<end>`` (a W3C media
+    fragment, which browsers' audio elements play as is) rather than cut into a file per turn: the
+    turn's boundaries are only known once it has ended, after its audio was written.
+    """
+
+    def __init__(self, root: Path, relative_dir: str, *, sample_rate: int = 16_000) -> None:
+        if ".." in Path(relative_dir).parts or Path(relative_dir).is_absolute():
+            raise ValueError(f"recording directory must stay inside the data dir: {relative_dir!r}")
+        directory = root / relative_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self.origin = time.monotonic()
+        # Each connection gets its own pair: a rejoin never overwrites the audio of earlier turns.
+        stem = f"{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 1_000_000:06d}"
+        self.files = {side: f"{relative_dir}/{stem}-{side}.wav" for side in ("candidate", "interviewer")}
+        self.candidate = TimelineRecorder(root / self.files["candidate"], sample_rate, self.origin)
+        self.interviewer = TimelineRecorder(root / self.files["interviewer"], sample_rate, self.origin)
+
+    def reference(self, side: Side, start_s: float | None, end_s: float | None) -> str:
+        """Where a turn's audio is: the side's file, and the span when both ends are known."""
+        if start_s is None or end_s is None or end_s < start_s:
+            return self.files[side]
+        return f"{self.files[side]}#t={max(0.0, start_s):.2f},{end_s:.2f}"
+
+    def close(self) -> None:
+        """Pad both sides to the same end and close the files (blocks until written)."""
+        now = time.monotonic()
+        for recorder in (self.candidate, self.interviewer):
+            recorder.pad_to(now)
+            recorder.close()
+
+
+def parse_reference(reference: str) -> tuple[str, float | None, float | None]:
+    """``(relative path, start, end)`` of a turn's audio reference; ValueError for anything that is
+    not a plain relative ``.wav`` path inside the data dir (references never become arbitrary paths)."""
+    match = _REFERENCE.match(reference)
+    if match is None or ".." in Path(match["path"]).parts or match["path"].startswith("/"):
+        raise ValueError(f"not a recording reference: {reference!r}")
+    start = float(match["start"]) if match["start"] else None
+    end = float(match["end"]) if match["end"] else None
+    return match["path"], start, end

@@ -31,6 +31,7 @@ from db.engine import unit_of_work
 from media.ice import enable_loopback_candidates, rtc_configuration, strip_mdns_candidates
 from media.inbound import InboundAudio
 from media.outbound import PacedAudioTrack
+from media.recording import CallRecording
 from signaling import metrics
 from signaling.runtime import Runtime
 from signaling.sdp import validate_offer
@@ -80,6 +81,7 @@ class Room:
     inbound: InboundAudio | None = None
     task: asyncio.Task[InterviewOutcome | None] | None = None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    recording: CallRecording | None = None
 
     def send_event(self, event: dict[str, Any]) -> None:
         if self.channel is not None and self.channel.readyState == "open":
@@ -149,8 +151,11 @@ class CallManager:
 
         settings = self._runtime.settings
         pc = RTCPeerConnection(rtc_configuration(settings.ice_servers))
-        outbound = PacedAudioTrack()
-        room = Room(interview_id, pc, outbound, question_ids)
+        recording = (
+            CallRecording(settings.data_dir, f"recordings/{interview_id}") if settings.record_calls else None
+        )
+        outbound = PacedAudioTrack(recorder=recording.interviewer if recording else None)
+        room = Room(interview_id, pc, outbound, question_ids, recording=recording)
         pc.addTrack(outbound)
 
         @pc.on("datachannel")
@@ -161,7 +166,7 @@ class CallManager:
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
             if track.kind == "audio" and room.task is None:
-                room.inbound = InboundAudio(track)
+                room.inbound = InboundAudio(track, recorder=recording.candidate if recording else None)
                 room.task = asyncio.create_task(self._run(room, plan, room.inbound, follow_ups))
 
         @pc.on("connectionstatechange")
@@ -174,6 +179,8 @@ class CallManager:
             await pc.setLocalDescription(await pc.createAnswer())
         except (ValueError, KeyError, AttributeError, TypeError) as exc:
             await pc.close()
+            if recording is not None:
+                await asyncio.to_thread(recording.close)
             raise InvalidSessionDescriptionError(f"cannot negotiate this offer: {exc}") from exc
         async with self._lock:
             self._rooms[interview_id] = room
@@ -203,6 +210,7 @@ class CallManager:
                 state_store=PgStateStore(self._runtime, room.interview_id),
                 on_turn=on_turn,
                 options=options,
+                origin=room.recording.origin if room.recording else None,
             )
         except Exception:
             log.exception("interview %s session failed", room.interview_id)
@@ -235,7 +243,11 @@ class CallManager:
                 started_s=record.started_s,
                 ended_s=record.ended_s,
                 latencies={**record.latencies, "kind": record.kind, "interrupted": record.interrupted},
-                audio_path=None,
+                audio_path=(
+                    room.recording.reference(record.speaker, record.started_s, record.ended_s)
+                    if room.recording is not None
+                    else None
+                ),
             )
             turn_id = row.id
         metrics.observe_turn(record.speaker, {k.removesuffix("_s"): v for k, v in record.latencies.items()})
@@ -294,6 +306,8 @@ class CallManager:
                 log.exception("interview %s session ended with an error", room.interview_id)
         room.outbound.stop()
         await room.pc.close()
+        if room.recording is not None:
+            await asyncio.to_thread(room.recording.close)
 
     async def close(self) -> None:
         async with self._lock:

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     allow_loopback_ice: bool = True
     """Offer 127.0.0.1 host candidates, so a browser or tester on the same machine can connect."""
     vad_min_silence_s: float = 0.3
+    record_calls: bool = True
+    """Record both sides of every call to ``data_dir/recordings``; turn rows point into the files."""
     acknowledge: bool = True
     """Play a short pre-synthesized acknowledgement ("Thank you.") the moment an answer ends."""
 

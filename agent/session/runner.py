@@ -206,8 +206,12 @@ async def run_interview(
     on_turn: TurnCallback | None = None,
     options: SessionOptions = SessionOptions(),
     speech_cache: SpeechCache | None = None,
+    origin: float | None = None,
 ) -> InterviewOutcome:
-    """Run the interview until it closes, the input ends or ``max_duration_s`` passes."""
+    """Run the interview until it closes, the input ends or ``max_duration_s`` passes.
+
+    ``origin``: the monotonic time turn times count from (default: the session's start); pass the
+    recordings' origin to make each turn's times offsets into the recorded audio."""
     check_offline_env()
     started = time.monotonic()
     state = await state_store.load() or InterviewState()
@@ -243,7 +247,7 @@ async def run_interview(
         events = SinkEvents(sink)
         output = SinkAudioOutput(sink, events)
         audio_input = FrameSourceInput(audio_in)
-        timer = TurnTimer(snap=audio_input.last_received_at_or_before)
+        timer = TurnTimer(snap=audio_input.last_received_at_or_before, origin=origin)
         reply_output = output
         events.subscribe(
             started=lambda segment, at: timer.audio_started(at, reply=reply_output.owns(segment))

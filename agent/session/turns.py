@@ -65,10 +65,13 @@ class TurnTimer:
         *,
         snap: Callable[[float], float | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        origin: float | None = None,
     ) -> None:
+        """``origin``: the clock time turns are measured from (default: now); a call passes its
+        recordings' origin so turn times are offsets into the recorded files."""
         self._snap = snap
         self._clock = clock
-        self.origin = clock()
+        self.origin = clock() if origin is None else origin
         self._cycle = _Cycle()
         self.user_speaking_since: float | None = None
 

@@ -3,15 +3,21 @@ the answer; the call starts when media flows. Also the transcript of the intervi
 
 from __future__ import annotations
 
+import asyncio
+import io
 import uuid
+from pathlib import Path
 from typing import Annotated, Literal
 
+import soundfile as sf
 from fastapi import APIRouter, Header
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from agent.errors import ModelUnavailableError, NotFoundError
 from db import queries
 from db.engine import unit_of_work
+from media.recording import parse_reference
 from signaling.deps import RuntimeDep
 from signaling.schemas import ErrorOut
 
@@ -37,6 +43,7 @@ class TurnOut(BaseModel):
     started_s: float | None
     ended_s: float | None
     latencies: dict[str, object]
+    audio_url: str | None = Field(default=None, description="The turn's recorded audio (WAV), when recorded")
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -83,6 +90,43 @@ async def turns(runtime: RuntimeDep, interview_id: uuid.UUID) -> list[TurnOut]:
             started_s=t.started_s,
             ended_s=t.ended_s,
             latencies=t.latencies,
+            audio_url=f"/api/interviews/{interview_id}/turns/{t.seq}/audio" if t.audio_path else None,
         )
         for t in rows
     ]
+
+
+@router.get(
+    "/{interview_id}/turns/{seq}/audio",
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}}}, 404: {"model": ErrorOut}},
+    summary="One turn's recorded audio as a WAV file",
+)
+async def turn_audio(runtime: RuntimeDep, interview_id: uuid.UUID, seq: int) -> Response:
+    async with unit_of_work(runtime.sessions) as session:
+        turn = await queries.get_turn(session, interview_id, seq)
+    if turn is None or not turn.audio_path:
+        raise NotFoundError(f"turn {seq} of interview {interview_id} has no recording")
+    try:
+        relative, start, end = parse_reference(turn.audio_path)
+    except ValueError as exc:
+        raise NotFoundError(f"turn {seq} has no readable recording") from exc
+    path = runtime.settings.data_dir / relative
+    data = await asyncio.to_thread(_wav_span, path, start, end)
+    if data is None:
+        raise NotFoundError(f"the recording of turn {seq} is gone")
+    return Response(data, media_type="audio/wav")
+
+
+def _wav_span(path: Path, start_s: float | None, end_s: float | None) -> bytes | None:
+    if not path.is_file():
+        return None
+    with sf.SoundFile(path) as f:
+        rate = f.samplerate
+        first = round((start_s or 0.0) * rate)
+        last = f.frames if end_s is None else min(f.frames, round(end_s * rate))
+        f.seek(min(first, f.frames))
+        samples = f.read(max(0, last - first), dtype="int16")
+    out = io.BytesIO()
+    sf.write(out, samples, rate, format="WAV", subtype="PCM_16")
+    return out.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import uuid
@@ -15,6 +16,7 @@ import httpx
 import jiwer
 import numpy as np
 import pytest
+import soundfile as sf
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -79,6 +81,19 @@ async def test_full_interview_from_recorded_answers(server: str, resume_file: Pa
     # every turn was stored with its latencies the moment it ended
     replies = [t for t in interviewer if "next_question_s" in t["latencies"]]
     assert replies, interviewer
+    # Both sides were recorded, and each turn points at its own span of the recording.
+    async with httpx.AsyncClient(base_url=server, timeout=60) as http:
+        for turn in candidate[:2] + interviewer[:1]:
+            assert turn["audio_url"], turn
+            r = await http.get(turn["audio_url"])
+            assert r.status_code == 200
+            assert r.headers["content-type"] == "audio/wav"
+            samples, rate = sf.read(io.BytesIO(r.content), dtype="int16")
+            span = turn["ended_s"] - turn["started_s"]
+            assert abs(len(samples) / rate - span) < 0.1, (len(samples) / rate, span)
+            assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 100, turn  # speech, not silence
+        missing = await http.get(f"/api/interviews/{result.interview_id}/turns/999/audio")
+        assert missing.status_code == 404
 
 
 class _Recorder:

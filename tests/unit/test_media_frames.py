@@ -14,7 +14,7 @@ import soundfile as sf
 from media.files import load_audio
 from media.frames import Int16Array, PcmFrame, Rechunker, StreamResampler, as_int16_mono
 from media.ice import enable_loopback_candidates, rtc_configuration, strip_mdns_candidates
-from media.recording import TimelineRecorder, WavRecorder
+from media.recording import CallRecording, TimelineRecorder, WavRecorder, parse_reference
 
 
 def _tone(seconds: float, rate: int, freq: float = 440.0, amplitude: int = 8000) -> Int16Array:
@@ -224,3 +224,20 @@ def test_enable_loopback_candidates_adds_127_once() -> None:
     addresses = aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
     assert addresses.count("127.0.0.1") == 1
     assert "127.0.0.1" not in aioice.ice.get_host_addresses(use_ipv4=False, use_ipv6=True)
+
+
+def test_call_recording_references_stay_inside_the_data_dir(tmp_path: Path) -> None:
+    recording = CallRecording(tmp_path, "recordings/abc")
+    ref = recording.reference("candidate", 1.234, 5.0)
+    path, start, end = parse_reference(ref)
+    assert (tmp_path / path).parent == tmp_path / "recordings/abc"
+    assert (start, end) == (1.23, 5.0)
+    assert parse_reference(recording.reference("interviewer", None, 3.0))[1:] == (None, None)
+    recording.close()
+    assert sf.info(tmp_path / path).frames > 0  # padded to the close, both sides the same length
+    assert sf.info(tmp_path / path).frames == sf.info(tmp_path / recording.files["interviewer"]).frames
+    for bad in ("../etc/passwd.wav", "/abs/x.wav", "a.wav#t=1", "x.mp3", "a/../../b.wav"):
+        with pytest.raises(ValueError, match="not a recording reference"):
+            parse_reference(bad)
+    with pytest.raises(ValueError, match="inside the data dir"):
+        CallRecording(tmp_path, "../outside")
