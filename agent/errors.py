@@ -53,6 +53,12 @@ class OfflineConfigError(InterviewerError):
     """The environment would let a library reach a cloud service (LIVEKIT_* variables set)."""
 
 
+class CapacityError(InterviewerError):
+    """This server already runs as many live calls as it may; another server or later can take it."""
+
+    retryable = True
+
+
 class ModelUnavailableError(InterviewerError):
     """A model role has no model: names the package or setting that provides one."""
 

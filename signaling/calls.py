@@ -19,7 +19,7 @@ from typing import Any
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from agent.errors import ConflictError, InvalidSessionDescriptionError, NotFoundError
+from agent.errors import CapacityError, ConflictError, InvalidSessionDescriptionError, NotFoundError
 from agent.models.base import Pcm16
 from agent.models.registry import ModelRegistry
 from agent.plan.stages import Stage
@@ -118,6 +118,7 @@ class CallManager:
         self._on_turn = on_turn
         self._on_end = on_end
         self._rooms: dict[uuid.UUID, Room] = {}
+        self._joining: set[uuid.UUID] = set()
         self._lock = asyncio.Lock()
         self.shutdown_timeout_s = 20.0
         if runtime.settings.allow_loopback_ice:
@@ -143,6 +144,32 @@ class CallManager:
         """Answer a client's offer; replaces any connection the interview already has."""
         validate_offer(sdp, kind)
         plan, question_ids, follow_ups = await self._plan(interview_id)
+        await self._reserve(interview_id)
+        try:
+            return await self._connect(interview_id, sdp, kind, plan, question_ids, follow_ups)
+        finally:
+            self._joining.discard(interview_id)
+
+    async def _reserve(self, interview_id: uuid.UUID) -> None:
+        """Hold a slot from the offer until the room is registered, so concurrent joins cannot
+        overshoot ``max_rooms``; a rejoin keeps its interview's slot."""
+        async with self._lock:
+            taken = set(self._rooms) | self._joining
+            limit = self._runtime.settings.max_rooms
+            if interview_id not in taken and len(taken) >= limit:
+                metrics.CALLS.labels("refused").inc()
+                raise CapacityError(f"this server already runs its maximum of {limit} live calls; retry soon")
+            self._joining.add(interview_id)
+
+    async def _connect(
+        self,
+        interview_id: uuid.UUID,
+        sdp: str,
+        kind: str,
+        plan: InterviewPlan,
+        question_ids: list[uuid.UUID],
+        follow_ups: bool,
+    ) -> str:
         async with self._lock:
             old = self._rooms.pop(interview_id, None)
         if old is not None:

@@ -20,6 +20,7 @@ STATUS: dict[type[errors.InterviewerError], int] = {
     errors.UploadTooLargeError: 413,
     errors.UnsupportedFileTypeError: 415,
     errors.UnreadableDocumentError: 422,
+    errors.CapacityError: 503,
     errors.ModelUnavailableError: 503,
     errors.ModelTimeoutError: 503,
     errors.ModelError: 503,

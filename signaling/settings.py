@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     allow_loopback_ice: bool = True
     """Offer 127.0.0.1 host candidates, so a browser or tester on the same machine can connect."""
     vad_min_silence_s: float = 0.3
+    max_rooms: int = Field(default=4, ge=1)
+    """Live calls this process runs at once; one more gets 503 with Retry-After (a rejoin of a running
+    call always gets in). Four kept next-question latency near its goal on 2 cores (docs/performance.md)."""
     record_calls: bool = True
     """Record both sides of every call to ``data_dir/recordings``; turn rows point into the files."""
     acknowledge: bool = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import re
@@ -20,12 +21,14 @@ import soundfile as sf
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from agent.errors import CapacityError
 from media.files import FileAudioTrack, load_audio
 from media.frames import StreamResampler
 from media.ice import enable_loopback_candidates, rtc_configuration
-from signaling import harness
+from signaling import harness, http_errors
 from signaling.app import create_app
 from signaling.background import serve_in_background
+from signaling.calls import CallManager
 from signaling.runtime import Runtime
 from signaling.settings import Settings
 from tests.fixtures_paths import shared_fixture
@@ -249,3 +252,32 @@ async def test_silent_caller_is_asked_and_nothing_breaks(server: str, resume_fil
         state = (await http.get(f"/api/interviews/{interview['id']}")).json()
     assert [t for t in turns if t["speaker"] == "candidate"] == []
     assert state["current_question"] == asked["question_index"]
+
+
+async def test_calls_beyond_capacity_get_503_and_a_rejoin_keeps_its_slot(
+    server: str, resume_file: Path, runtime: Runtime
+) -> None:
+    # A manager of its own with one slot, over the same database and models.
+    one_slot = dataclasses.replace(runtime, settings=runtime.settings.model_copy(update={"max_rooms": 1}))
+    manager = CallManager(one_slot, runtime.models)
+    first, second = await _create(server, resume_file), await _create(server, resume_file)
+    clients: list[RTCPeerConnection] = []
+
+    async def offer() -> str:
+        pc = RTCPeerConnection(rtc_configuration([]))
+        clients.append(pc)
+        pc.addTrack(FileAudioTrack())
+        await pc.setLocalDescription(await pc.createOffer())
+        return str(pc.localDescription.sdp)
+
+    try:
+        assert "m=audio" in await manager.join(uuid.UUID(first["id"]), await offer(), "offer")
+        with pytest.raises(CapacityError, match="maximum of 1 live calls"):
+            await manager.join(uuid.UUID(second["id"]), await offer(), "offer")
+        assert "m=audio" in await manager.join(uuid.UUID(first["id"]), await offer(), "offer")
+        assert list(manager.rooms) == [uuid.UUID(first["id"])]
+    finally:
+        await manager.close()
+        for pc in clients:
+            await pc.close()
+    assert http_errors.status_for(CapacityError("full")) == 503
