@@ -26,6 +26,16 @@ _UNFINISHED = {
 }
 
 
+SHORT_WORDS = {"en": 8, "ko": 5}
+"""Fewer words than this is not yet an answer to an interview question (Korean words, eojeol, carry
+about 1.5 English words each). Whisper tiny.en ends even a cut-off phrase with a full stop ("And so
+my fellow Americans."), so punctuation alone cannot tell a breath from the end."""
+
+
+def too_short(text: str, language: str | None) -> bool:
+    return len(text.split()) < SHORT_WORDS.get(language or "en", SHORT_WORDS["en"])
+
+
 def looks_unfinished(text: str, language: str | None) -> bool:
     """Whether the transcript so far ends mid-sentence (a trailing comma, a conjunction, an article,
     a filler, a Korean connective ending)."""

@@ -23,6 +23,7 @@ from agent.models.base import ChatLLM, ChatMessage, GenerationOptions
 from agent.plan.stages import Language
 from agent.plan.validate import content_terms
 from agent.session import script
+from agent.session.cues import SHORT_WORDS
 from agent.session.script import FollowUpReason
 from agent.session.state import DecisionKind, InterviewPlan, InterviewState, PlanQuestion
 
@@ -52,8 +53,8 @@ class Thresholds:
 
 THRESHOLDS: dict[Language, Thresholds] = {
     # Korean words (eojeol) carry about 1.5 English words each.
-    "en": Thresholds(short_words=8, long_words=45),
-    "ko": Thresholds(short_words=5, long_words=30),
+    "en": Thresholds(short_words=SHORT_WORDS["en"], long_words=45),
+    "ko": Thresholds(short_words=SHORT_WORDS["ko"], long_words=30),
 }
 
 _UNKNOWN = {

@@ -42,7 +42,7 @@ from agent.models.base import (
     TextToSpeech,
 )
 from agent.models.transcriber import IncrementalTranscriber, TranscriberOptions
-from agent.session.cues import looks_unfinished
+from agent.session.cues import looks_unfinished, too_short
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +137,17 @@ class LKSpeechToText(stt.STT[_Events]):
     def stt_model(self) -> SpeechToText:
         return self._model
 
-    def hold_for(self, text: str) -> float:
-        return self._hold_s if self._hold_s > 0 and looks_unfinished(text, self._language) else 0.0
+    def hold_for(self, text: str, turn_text: str | None = None) -> float:
+        """How long to wait for more speech after an utterance whose transcript is ``text``, when
+        the turn so far (this utterance included) is ``turn_text``: a mid-sentence ending, or a turn
+        too short to be an answer yet, keeps it open a little longer."""
+        if self._hold_s <= 0:
+            return 0.0
+        so_far = text if turn_text is None else turn_text
+        if not so_far.strip():
+            return 0.0  # noise with no words: nothing to wait for
+        unfinished = looks_unfinished(text, self._language) or too_short(so_far, self._language)
+        return self._hold_s if unfinished else 0.0
 
     def new_transcriber(self) -> IncrementalTranscriber:
         return IncrementalTranscriber(self._model, language=self._language, options=self._options)
@@ -196,6 +205,8 @@ class _TranscribingStream(stt.RecognizeStream):
         self._vad_model = vad_model
         self._epoch = 0
         self._resumed = asyncio.Event()
+        self._turn_text = ""
+        """Final transcripts since the last END_OF_SPEECH: the turn livekit would commit next."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def _run(self) -> None:
@@ -310,12 +321,15 @@ class _TranscribingStream(stt.RecognizeStream):
                     speech_end_time=speech_end,
                 )
             )
-        hold = self._owner.hold_for(text)
+        if text:
+            self._turn_text = f"{self._turn_text} {text}".strip()
+        hold = self._owner.hold_for(text, self._turn_text)
         if hold > 0 and self._epoch == utterance.epoch:
             self._resumed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._resumed.wait(), hold)
         if self._epoch == utterance.epoch:
+            self._turn_text = ""
             self._event_ch.send_nowait(
                 stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH, speech_end_time=speech_end)
             )

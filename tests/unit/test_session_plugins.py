@@ -85,7 +85,13 @@ async def test_unfinished_sentence_holds_the_end_of_speech() -> None:
     model = FakeSTT("I moved the billing service and")
     plugin = LKSpeechToText(model, vad=FakeVAD(min_silence_s=0.1), language="en", unfinished_hold_s=0.3)
     assert plugin.hold_for("so we did it and") == 0.3
-    assert plugin.hold_for("so we did it.") == 0.0
+    assert plugin.hold_for("So we moved the billing service to Kubernetes last year.") == 0.0
+    # Too short to be an answer yet, full stop or not (tiny.en: "And so my fellow Americans.").
+    assert plugin.hold_for("And so my fellow Americans.") == 0.3
+    # ... unless the turn so far is long enough: a short last sentence ends it.
+    long_turn = "We moved the billing service to Kubernetes last year. It worked."
+    assert plugin.hold_for("It worked.", long_turn) == 0.0
+    assert plugin.hold_for("") == 0.0  # noise without words
     stream = plugin.stream()
     feeder = asyncio.create_task(push_paced(stream, frames("tone", 0.5) + frames("silence", 0.3)))
     started = asyncio.get_running_loop().time()
