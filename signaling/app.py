@@ -15,7 +15,8 @@ from starlette.requests import Request
 from agent.models.registry import ModelRegistry
 from signaling import http_errors
 from signaling.ratelimit import RateLimitMiddleware
-from signaling.routes import calls, interviews, resumes, system
+from signaling.routes import auth as auth_routes
+from signaling.routes import calls, interviews, live, pages, reports, resumes, review, system
 from signaling.runtime import Progress, Runtime
 from signaling.settings import Settings
 from web import STATIC_DIR
@@ -73,5 +74,11 @@ def create_app(
     app.include_router(resumes.router)
     app.include_router(interviews.router)
     app.include_router(calls.router)
+    app.include_router(reports.router)
+    # The web pages, their live stream, interviewer sign-in and review (issue 6).
+    app.include_router(auth_routes.router)
+    app.include_router(review.router)
+    app.include_router(live.router)
+    app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

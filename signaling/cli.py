@@ -176,6 +176,25 @@ async def _simulate(args: argparse.Namespace) -> int:
         return await drive(url)
 
 
+def cmd_create_interviewer(args: argparse.Namespace) -> int:
+    import getpass
+
+    from signaling.auth import MIN_PASSWORD_CHARS, InterviewerStore
+
+    settings = _settings(args)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name} (at least {MIN_PASSWORD_CHARS} characters): ")
+        if getpass.getpass("again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 2
+    store = InterviewerStore(settings.interviewers_file or settings.data_dir / "interviewers.json")
+    store.create(args.name, password, replace=args.replace)
+    print(f"interviewer {args.name} can now sign in at /dashboard  (accounts in {store.path})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="interview",
@@ -230,6 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--json", action="store_true", help="print the result as JSON")
     sim.set_defaults(func=lambda a: asyncio.run(_simulate(a)))
+
+    who = sub.add_parser(
+        "create-interviewer",
+        help="create (or --replace) an interviewer account for the dashboard and reports",
+    )
+    who.add_argument("name", help="sign-in name (letters, digits, . _ @ -)")
+    who.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    who.add_argument("--replace", action="store_true", help="reset the password of an existing account")
+    who.set_defaults(func=cmd_create_interviewer)
 
     mig = sub.add_parser("migrate", help="apply database migrations (serve does this on start)")
     mig.set_defaults(func=lambda a: asyncio.run(_migrate(a)))

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     """Signs join tokens. Unset: a random key created once in ``data_dir/secret.key``."""
     join_token_ttl_s: int = 2 * 3600
+    interviewers_file: Path | None = None
+    """Interviewer accounts (scrypt hashes), written by ``interview create-interviewer``. Unset:
+    ``data_dir/interviewers.json``."""
+    session_ttl_s: int = 12 * 3600
+    """How long an interviewer stays signed in."""
+    secure_cookies: bool = False
+    """Mark the session cookie ``Secure``: set it when the pages are served over HTTPS."""
     ice_servers: list[dict[str, str | list[str]]] = []
     """STUN/TURN servers for WebRTC, e.g. ``[{"urls": "turn:turn.example.com", "username": ...}]``.
     Empty by default: no STUN server is reachable offline, and host candidates suffice on a LAN."""

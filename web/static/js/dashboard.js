@@ -1,0 +1,261 @@
+// The interviewer dashboard: the live room list, and the selected room's transcript and scores.
+import { applyTranslations, installLanguageToggle, t } from "./i18n.js";
+import { LiveStream } from "./live.js";
+import { ensureSignedIn, signOut } from "./signin.js";
+
+const $ = (id) => document.getElementById(id);
+const rooms = new Map(); // interview_id -> summary
+const view = { selected: null, turns: [], scores: new Map(), clockOffsetMs: 0 };
+window.dashboardPage = { rooms, view, stream: "idle" };
+let live = null;
+
+const STATE_KEYS = { waiting: "room_waiting", live: "room_live", left: "room_left", ended: "room_ended" };
+
+function elapsed(room) {
+  if (!room.started_at) return "–";
+  const start = Date.parse(room.started_at);
+  const end = room.ended_at ? Date.parse(room.ended_at) : Date.now() + view.clockOffsetMs;
+  const s = Math.max(0, Math.round((end - start) / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+}
+
+function progress(room) {
+  const n = room.question_count;
+  const k = Math.min(n, (room.question_index ?? 0) + 1);
+  return room.state === "waiting" ? `0 / ${n}` : `${room.state === "ended" ? n : k} / ${n}`;
+}
+
+function renderRooms() {
+  const body = $("rooms").tBodies[0];
+  body.innerHTML = "";
+  const list = [...rooms.values()].sort((a, b) => (b.created_at || "").localeCompare(a.created_at || ""));
+  $("no-rooms").hidden = list.length > 0;
+  for (const room of list) {
+    const tr = document.createElement("tr");
+    tr.className = "room";
+    tr.dataset.interviewId = room.interview_id;
+    tr.dataset.state = room.state;
+    tr.setAttribute("aria-selected", String(room.interview_id === view.selected));
+    const cells = [
+      room.candidate_name || t("unknown"),
+      room.target_role || "–",
+      null,
+      progress(room),
+      elapsed(room),
+    ];
+    for (const [i, value] of cells.entries()) {
+      const td = document.createElement("td");
+      if (i === 2) {
+        const badge = document.createElement("span");
+        badge.className = "badge";
+        badge.dataset.state = room.state;
+        badge.textContent = t(STATE_KEYS[room.state] || "unknown");
+        td.append(badge);
+      } else {
+        td.textContent = value;
+      }
+      if (i === 4) td.className = "elapsed";
+      if (i === 3) td.className = "progress";
+      tr.append(td);
+    }
+    const open = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = t("open_room");
+    button.setAttribute("aria-label", `${t("open_room")}: ${room.candidate_name || room.interview_id}`);
+    button.addEventListener("click", (ev) => {
+      ev.stopPropagation();
+      select(room.interview_id);
+    });
+    open.append(button);
+    tr.append(open);
+    tr.addEventListener("click", () => select(room.interview_id));
+    body.append(tr);
+  }
+  renderRoomHead();
+}
+
+function tickElapsed() {
+  // A display clock only: it re-renders elapsed times locally and requests nothing.
+  for (const tr of $("rooms").tBodies[0].rows) {
+    const room = rooms.get(tr.dataset.interviewId);
+    if (room && room.state === "live") tr.querySelector(".elapsed").textContent = elapsed(room);
+  }
+}
+
+function select(id) {
+  view.selected = id;
+  view.turns = [];
+  view.scores = new Map();
+  $("transcript").innerHTML = "";
+  history.replaceState(null, "", `#room=${id}`);
+  live.send({ type: "watch", interview_id: id });
+  renderRooms();
+  $("h-room").focus?.();
+}
+
+function renderRoomHead() {
+  const room = rooms.get(view.selected);
+  const meta = $("room-meta");
+  const link = $("report-link");
+  if (!room) {
+    meta.textContent = t("select_room");
+    link.hidden = true;
+    return;
+  }
+  const state = t(STATE_KEYS[room.state] || "unknown");
+  meta.textContent = `${room.candidate_name || t("unknown")} · ${room.target_role || "–"} · ${state} · ${progress(room)}`;
+  link.hidden = room.state !== "ended";
+  link.href = `/report/${room.interview_id}`;
+  link.textContent = room.report_ready ? t("open_report") : `${t("open_report")} (${t("report_pending")})`;
+}
+
+function scoreText(score) {
+  if (!score || score.status === "running" || score.type === "score_started") return [t("scoring"), true];
+  if (score.status === "failed") return [t("score_failed"), true];
+  const value = typeof score.overall === "number" ? Math.round(score.overall) : "–";
+  return [`${t("score")} ${value}`, false];
+}
+
+function renderTurn(turn) {
+  const li = document.createElement("li");
+  li.className = turn.speaker;
+  li.dataset.turnId = turn.turn_id;
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  const who = document.createElement("span");
+  who.className = "speaker";
+  who.textContent = turn.speaker === "candidate" ? t("col_candidate") : t("interviewer");
+  meta.append(who);
+  if (Number.isInteger(turn.question_index)) {
+    const q = document.createElement("span");
+    q.textContent = `Q${turn.question_index + 1}`;
+    meta.append(q);
+  }
+  if (turn.speaker === "candidate") {
+    const badge = document.createElement("span");
+    badge.className = "score";
+    badge.dataset.role = "score";
+    meta.append(badge);
+  }
+  if (turn.audio_url) {
+    const audio = document.createElement("audio");
+    audio.controls = true;
+    audio.preload = "none";
+    audio.src = turn.audio_url;
+    audio.setAttribute("aria-label", `${t("listen")}: ${who.textContent}`);
+    meta.append(audio);
+  }
+  const text = document.createElement("p");
+  text.textContent = turn.text;
+  li.append(meta, text);
+  $("transcript").append(li);
+  paintScore(turn.turn_id);
+}
+
+function paintScore(turnId) {
+  const badge = $("transcript").querySelector(`li[data-turn-id="${turnId}"] [data-role=score]`);
+  if (!badge) return;
+  const [text, pending] = scoreText(view.scores.get(turnId));
+  badge.textContent = text;
+  badge.classList.toggle("pending", pending);
+}
+
+function addTurn(turn) {
+  if (!turn.turn_id || view.turns.some((x) => x.turn_id === turn.turn_id)) return;
+  view.turns.push(turn);
+  renderTurn(turn);
+}
+
+function onMessage(msg) {
+  switch (msg.type) {
+    case "rooms":
+      rooms.clear();
+      for (const room of msg.rooms) rooms.set(room.interview_id, room);
+      renderRooms();
+      break;
+    case "room":
+      rooms.set(msg.room.interview_id, msg.room);
+      renderRooms();
+      break;
+    case "progress": {
+      const room = rooms.get(msg.interview_id);
+      if (room && Number.isInteger(msg.question_index)) {
+        room.question_index = Math.max(room.question_index ?? 0, msg.question_index);
+        if (room.state === "waiting" || room.state === "left") room.state = "live";
+        room.started_at ||= new Date(Date.now() + view.clockOffsetMs).toISOString();
+        renderRooms();
+      }
+      break;
+    }
+    case "interview":
+      if (msg.interview.interview_id !== view.selected) break;
+      view.clockOffsetMs = Date.parse(msg.server_time) - Date.now();
+      rooms.set(msg.interview.interview_id, msg.interview);
+      for (const score of msg.scores || []) view.scores.set(score.turn_id, score);
+      for (const turn of msg.turns) addTurn(turn);
+      for (const id of view.scores.keys()) paintScore(id);
+      renderRooms();
+      break;
+    case "turn":
+      addTurn(msg);
+      break;
+    case "score":
+    case "score_started":
+      if (msg.type === "score_started" && view.scores.get(msg.turn_id)?.type === "score") break;
+      view.scores.set(msg.turn_id, msg);
+      paintScore(msg.turn_id);
+      break;
+    case "report_ready": {
+      const room = rooms.get(msg.interview_id);
+      if (room) room.report_ready = true;
+      renderRoomHead();
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+function onStatus(status) {
+  window.dashboardPage.stream = status;
+  const box = $("notice");
+  if (status === "reconnecting") {
+    box.hidden = false;
+    box.textContent = t("stream_lost");
+  } else if (status === "open") {
+    box.hidden = true;
+    // A fresh connection starts from a fresh snapshot: ask again for the room being watched.
+    if (view.selected) {
+      view.turns = [];
+      $("transcript").innerHTML = "";
+      live.send({ type: "watch", interview_id: view.selected });
+    }
+  } else if (status === "denied") {
+    location.reload(); // the session expired: show the sign-in form
+  }
+}
+
+async function start() {
+  applyTranslations();
+  installLanguageToggle($("lang-toggle"), () => {
+    renderRooms();
+    $("transcript").innerHTML = "";
+    for (const turn of view.turns) renderTurn(turn);
+  });
+  const name = await ensureSignedIn($("signin"));
+  $("who").textContent = t("signed_in_as", { name });
+  $("sign-out").hidden = false;
+  $("sign-out").addEventListener("click", signOut);
+  $("board").hidden = false;
+  $("h-room").tabIndex = -1;
+  const hash = location.hash.match(/room=([0-9a-f-]{36})/i);
+  if (hash) view.selected = hash[1];
+  live = new LiveStream("/api/live", { onMessage, onStatus });
+  setInterval(tickElapsed, 1000);
+}
+
+start();
