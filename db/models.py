@@ -140,11 +140,21 @@ class Evaluation(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     turn_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"), unique=True)
+    """The upsert key: a retried or late task rewrites its row, never adds one."""
+    interview_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16))
+    """``running``, ``done`` or ``failed`` (with ``error`` saying why)."""
     scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
     features: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    overall: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    worker: Mapped[str | None] = mapped_column(String(200))
+    """``host:pid`` of the last attempt."""
     created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Report(Base):
@@ -156,7 +166,12 @@ class Report(Base):
     )
     summary: Mapped[str] = mapped_column(Text)
     scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="complete", server_default="complete")
+    """``complete``, or ``partial`` when some answers could not be scored (the report says which)."""
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    """The whole report: ``evaluation.report.build_report``'s output."""
     created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class AnswerBankEntry(Base):
@@ -168,4 +183,5 @@ class AnswerBankEntry(Base):
     text: Mapped[str] = mapped_column(Text)
     score: Mapped[float] = mapped_column(Float)
     embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM))
+    embedding_model: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = _created_at()
