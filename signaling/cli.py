@@ -195,6 +195,77 @@ def cmd_create_interviewer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _urls(settings: Settings) -> tuple[str, str]:
+    """The database and Redis URLs, starting (or joining) the embedded servers when none is set."""
+    from db.embedded import EmbeddedPostgres, EmbeddedRedis
+
+    database_url = settings.database_url or EmbeddedPostgres(settings.data_dir).start()
+    redis_url = settings.redis_url or EmbeddedRedis(settings.data_dir).start()
+    return database_url, redis_url
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from evaluation.worker import run_worker
+    from signaling.runtime import worker_config
+
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    database_url, redis_url = _urls(settings)
+    config = worker_config(settings, database_url=database_url, redis_url=redis_url)
+    _say(f"evaluation worker: {args.concurrency} processes, broker {redis_url}")
+    return run_worker(
+        config,
+        concurrency=args.concurrency,
+        nice=args.nice,
+        hostname=args.hostname,
+        loglevel=settings.log_level,
+    )
+
+
+async def _report(args: argparse.Namespace) -> int:
+    import uuid
+
+    from agent.errors import InvalidInputError, NotFoundError
+    from db.engine import EngineOptions, create_engine, create_sessionmaker, unit_of_work
+    from evaluation import reports
+    from evaluation.report import render_text
+
+    try:
+        interview_id = uuid.UUID(args.interview_id)
+    except ValueError as exc:
+        raise InvalidInputError(f"not an interview id: {args.interview_id}") from exc
+    settings = _settings(args)
+    from db.embedded import EmbeddedPostgres
+
+    pg = None
+    url = settings.database_url
+    if url is None:
+        pg = EmbeddedPostgres(settings.data_dir)
+        url = await asyncio.to_thread(pg.start)
+    engine = create_engine(EngineOptions(url=url, pool_size=1))
+    try:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
+            report = await reports.stored_report(session, interview_id)
+            progress = await reports.progress(session, interview_id) if report is None else None
+    finally:
+        await engine.dispose()
+        if pg is not None:
+            pg.stop()  # detaches; a server that serve also uses keeps running
+    if report is None:
+        if progress is None:
+            raise NotFoundError(f"interview {interview_id} not found")
+        print(
+            f"no report yet: interview {progress.state}, {progress.scored}/{progress.answers} answers scored",
+            file=sys.stderr,
+        )
+        return 3
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(render_text(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="interview",
@@ -261,6 +332,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     mig = sub.add_parser("migrate", help="apply database migrations (serve does this on start)")
     mig.set_defaults(func=lambda a: asyncio.run(_migrate(a)))
+
+    worker = sub.add_parser(
+        "worker",
+        help="run evaluation workers (Celery) against this deployment's Redis and Postgres",
+        description="Score answers and write reports for the servers sharing DATABASE_URL/REDIS_URL. serve "
+        "starts local workers by itself (INTERVIEWER_EVAL_WORKERS); run this on other machines.",
+    )
+    worker.add_argument("--concurrency", type=int, default=2, help="pool processes (default 2)")
+    worker.add_argument("--nice", type=int, default=0, help="lower the OS priority by this much (default 0)")
+    worker.add_argument("--hostname", help="Celery node name (default celery@HOST)")
+    worker.set_defaults(func=cmd_worker)
+
+    rep = sub.add_parser("report", help="print an interview's report (exit 3 when it is not written yet)")
+    rep.add_argument("interview_id", help="the interview id")
+    rep.add_argument("--json", action="store_true", help="print the stored JSON")
+    rep.set_defaults(func=lambda a: asyncio.run(_report(a)))
     return parser
 
 

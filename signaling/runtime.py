@@ -3,6 +3,7 @@ URL is set), the DB engine with migrations applied, Redis, and the preloaded mod
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +22,10 @@ from db import migrate
 from db.cache import CacheNamespace, ReadThroughCache
 from db.embedded import EmbeddedPostgres, EmbeddedRedis
 from db.engine import EngineOptions, create_engine, create_sessionmaker
+from evaluation.celery_app import create_celery
+from evaluation.config import ScoringOptions, WorkerConfig
+from evaluation.dispatch import EvaluationQueue
+from evaluation.workers import LocalWorkers, PoolOptions
 from signaling.settings import Settings
 from signaling.tokens import TokenSigner, load_or_create_secret
 
@@ -43,6 +48,21 @@ def model_paths(settings: Settings) -> ModelPaths:
         stt_threads=settings.stt_threads,
         tts_ko_path=settings.tts_ko_path,
         tts_voice_path=settings.tts_voice_path,
+    )
+
+
+def worker_config(settings: Settings, *, database_url: str, redis_url: str) -> WorkerConfig:
+    """What evaluation workers (local or ``interview worker`` elsewhere) need from these settings."""
+    return WorkerConfig(
+        broker_url=redis_url,
+        database_url=database_url,
+        model_paths=model_paths(settings),
+        scoring=ScoringOptions(
+            llm_weight=settings.eval_llm_weight,
+            llm_languages=tuple(settings.llm_languages),
+            bank_threshold=settings.eval_bank_threshold,
+        ),
+        report_cache_ttl_s=settings.cache_ttl_report_s,
     )
 
 
@@ -69,6 +89,9 @@ class Runtime:
     redis_url: str
     tokens: TokenSigner
     calls: CallManager | None = None
+    evaluation: EvaluationQueue | None = None
+    """Sends answers to the evaluation workers; None when ``settings.evaluation`` is off."""
+    eval_workers: LocalWorkers | None = None
     startup_s: dict[str, float] = field(default_factory=dict)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -165,12 +188,48 @@ class Runtime:
             startup_s=timings,
             _stack=stack,
         )
+        if settings.evaluation:
+            try:
+                await runtime._open_evaluation(say)
+            except BaseException:
+                await stack.aclose()
+                raise
         if settings.enable_calls:
             from signaling.calls import CallManager
 
-            runtime.calls = CallManager(runtime, registry)
+            queue = runtime.evaluation
+            runtime.calls = CallManager(
+                runtime,
+                registry,
+                on_turn=queue.on_turn if queue is not None else None,
+                on_end=queue.on_end if queue is not None else None,
+            )
             stack.push_async_callback(runtime.calls.close)
         return runtime
+
+    async def _open_evaluation(self, say: Progress) -> None:
+        queue = EvaluationQueue(create_celery(self.redis_url), self.redis)
+        self._stack.callback(queue.close)
+        self._stack.push_async_callback(queue.drain)
+        self.evaluation = queue
+        if self.settings.eval_workers > 0:
+            config = worker_config(self.settings, database_url=self.database_url, redis_url=self.redis_url)
+            workers = LocalWorkers(
+                config,
+                PoolOptions(
+                    processes=self.settings.eval_workers,
+                    nice=self.settings.eval_worker_nice,
+                    log_file=self.settings.data_dir / "evaluation-workers.log",
+                ),
+            )
+            # Not waited for: answers queue in Redis until the workers have loaded their models.
+            await asyncio.to_thread(workers.start, wait=False)
+            self._stack.callback(workers.stop)
+            self.eval_workers = workers
+            say(
+                f"evaluation workers starting: {self.settings.eval_workers} processes at nice +"
+                f"{self.settings.eval_worker_nice}"
+            )
 
     async def close(self) -> None:
         await self._stack.aclose()

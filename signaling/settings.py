@@ -88,6 +88,18 @@ class Settings(BaseSettings):
     acknowledge: bool = True
     """Play a short pre-synthesized acknowledgement ("Thank you.") the moment an answer ends."""
 
+    # Evaluation (Celery workers on the same Redis)
+    evaluation: bool = True
+    """Enqueue each finished answer for scoring and write the report at hang-up."""
+    eval_workers: int = Field(default=2, ge=0)
+    """Pool processes ``serve`` starts locally; 0 leaves scoring to ``interview worker`` elsewhere."""
+    eval_worker_nice: int = Field(default=10, ge=0, le=19)
+    """Niceness added to local workers so live calls keep the CPU when both want it."""
+    eval_llm_weight: float = Field(default=0.25, ge=0.0, le=1.0)
+    """Share of each competency score taken from the LLM rubric (the rest: measured features)."""
+    eval_bank_threshold: float = Field(default=75.0, ge=0.0, le=100.0)
+    """Answers scoring above this (0-100) are kept in the answer bank."""
+
     # Limits
     max_upload_bytes: int = 5 * 1024 * 1024
     max_pdf_pages: int = 20

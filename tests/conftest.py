@@ -19,7 +19,9 @@ from signaling.settings import Settings, load_settings
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("interviewer-data")
     # DATABASE_URL / REDIS_URL in the environment point the suite at external servers instead.
-    return load_settings(data_dir=data_dir, rate_limit_per_minute=0)
+    # No local evaluation workers: the evaluation tests start their own pools, with models loaded once
+    # per worker process, only where they are needed.
+    return load_settings(data_dir=data_dir, rate_limit_per_minute=0, eval_workers=0)
 
 
 @pytest.fixture(scope="session")
