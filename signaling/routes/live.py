@@ -136,7 +136,9 @@ class _InterviewerStream(_Stream):
                 return []
             if room is None:
                 return []
-            if isinstance(event.get("state"), str):
+            # The event's state is the newest word, except after the end: the candidate's page
+            # hanging up after the last words ("left") does not reopen an ended interview.
+            if isinstance(event.get("state"), str) and room["state"] != "ended":
                 room["state"] = event["state"]
             return [{"type": "room", "room": room}]
         interview_id = live.interview_of(channel)
