@@ -261,11 +261,15 @@ class _TranscribingStream(stt.RecognizeStream):
                 last_final = self._spawn(self._finish(utterance, last_final, voiced_until, speech_end))
 
     def _update_due(self, utterance: _Utterance, ev: vad.VADEvent) -> Literal["pause", "periodic"] | None:
-        """A pause update (the final will reuse it) is always worth its call; a periodic one only
-        refreshes captions, so it waits while other streams have calls queued on the shared model:
-        under load, updates space themselves out instead of delaying someone's final."""
+        """Updates only save work when the model is otherwise idle: a pause update lets the final
+        reuse it, a periodic one refreshes captions. While other streams have calls queued on the
+        shared model, neither is made (Whisper pads every call to a 30 s window, so each one costs
+        about the same): the final transcribes the utterance in one call, and under load the
+        updates space themselves out instead of delaying someone's final."""
         if utterance.interim is not None and not utterance.interim.done():
             return None  # one call at a time: the model has one thread
+        if self._owner.stt_model.queued > 0:
+            return None
         transcriber = utterance.transcriber
         unseen = transcriber.unseen_s
         if unseen < transcriber.options.min_update_s:
@@ -273,7 +277,7 @@ class _TranscribingStream(stt.RecognizeStream):
         pause = self._owner.pause_update_s
         if pause is not None and ev.raw_accumulated_silence >= pause:
             return "pause"
-        if unseen >= self._owner.update_every_s and self._owner.stt_model.queued == 0:
+        if unseen >= self._owner.update_every_s:
             return "periodic"
         return None
 
