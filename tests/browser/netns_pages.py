@@ -244,3 +244,42 @@ async def test_denied_microphone_and_bad_links(server: str, artifacts: Path) -> 
             await page.screenshot(path=artifacts / "link-invalid.png", full_page=True)
         finally:
             await browser.close()
+
+
+async def test_lost_connection_rejoins_at_the_same_question(
+    server: str, runtime: Runtime, artifacts: Path, tmp_path: Path
+) -> None:
+    """The server drops the call mid-question: the page says so, rejoins by itself, and the
+    interviewer resumes the same question; the interview still completes."""
+    answer = shared_fixture(ANSWERS[0])
+    wav = support.answers_wav([answer], tmp_path / "microphone.wav", lead_s=30.0, gap_s=0)
+    async with httpx.AsyncClient(base_url=server, timeout=120) as http:
+        r = await http.post("/api/resumes", files={"file": ("jane.txt", EN_RESUME.encode())})
+        r.raise_for_status()
+        body = {"resume_id": r.json()["id"], "question_count": 1, "follow_ups": False}
+        r = await http.post("/api/interviews", json=body)
+        r.raise_for_status()
+        interview = r.json()
+    interview_id = uuid.UUID(interview["id"])
+    assert runtime.calls is not None
+    async with async_playwright() as pw:
+        browser = await support.launch(pw, fake_audio=wav)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{server}/interview/{interview['id']}?token={interview['join_token']}")
+            await page.click("#mic-test")
+            await page.click("#join:not([disabled])")
+            await page.wait_for_function("window.interviewPage.callState === 'speaking'", timeout=60_000)
+            room = runtime.calls.rooms[interview_id]
+            await room.pc.close()  # the connection is lost mid-greeting
+            await page.wait_for_selector("#notice:has-text('Reconnecting')")
+            await page.screenshot(path=artifacts / "candidate-reconnecting.png", full_page=True)
+            await page.wait_for_function("window.interviewPage.ended === true", timeout=180_000)
+            assert await page.evaluate("window.interviewPage.metrics.rejoins") >= 1
+        finally:
+            await browser.close()
+    async with unit_of_work(runtime.sessions) as session:
+        rows = await queries.list_turns(session, interview_id)
+    kinds = [t.latencies.get("kind") for t in rows if t.speaker == "interviewer"]
+    assert "resume" in kinds, kinds  # "Welcome back. Let's continue where we left off." + the question
+    assert any(t.speaker == "candidate" and t.text for t in rows)

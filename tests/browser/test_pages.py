@@ -24,3 +24,7 @@ def test_interview_dashboard_and_report() -> None:
 
 def test_denied_microphone_and_bad_links() -> None:
     support.run_test_in_netns(f"{BODY}::test_denied_microphone_and_bad_links")
+
+
+def test_lost_connection_rejoins_at_the_same_question() -> None:
+    support.run_test_in_netns(f"{BODY}::test_lost_connection_rejoins_at_the_same_question")

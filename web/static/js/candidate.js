@@ -366,7 +366,8 @@ function onConnectionState(conn) {
       if (conn === pc && conn.connectionState !== "connected") scheduleRejoin(0);
     }, 4000);
   }
-  if (state === "failed") scheduleRejoin(0);
+  // "closed" on the current connection means the server hung up on us (we null `pc` before closing).
+  if (state === "failed" || state === "closed") scheduleRejoin(0);
 }
 
 function scheduleRejoin(delayMs) {
