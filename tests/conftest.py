@@ -3,7 +3,9 @@ for the whole run (each model loads once per test session)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,12 +18,15 @@ from signaling.settings import Settings, load_settings
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    data_dir: Path = tmp_path_factory.mktemp("interviewer-data")
+def settings() -> Iterator[Settings]:
+    # Not under pytest's own temp root: pytest makes that private (0700) again whenever another
+    # pytest run starts, which locks embedded Postgres (its own OS user) out of its data dir.
+    data_dir = Path(tempfile.mkdtemp(prefix="interviewer-tests-"))
     # DATABASE_URL / REDIS_URL in the environment point the suite at external servers instead.
     # No local evaluation workers: the evaluation tests start their own pools, with models loaded once
     # per worker process, only where they are needed.
-    return load_settings(data_dir=data_dir, rate_limit_per_minute=0, eval_workers=0)
+    yield load_settings(data_dir=data_dir, rate_limit_per_minute=0, eval_workers=0)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
