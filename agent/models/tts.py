@@ -395,8 +395,8 @@ _COQUI_CHECKPOINTS = ("model.pth", "best_model.pth", "model_file.pth", "checkpoi
 
 class CoquiTTS(TextToSpeech):
     """A Coqui TTS model directory (``config.json`` plus a checkpoint; XTTS v2 or a VITS model), run by
-    the optional ``coqui-tts`` package, which brings torch. Nothing is downloaded: only a local
-    directory is accepted."""
+    the optional ``coqui`` extra: coqui-tts, which needs torch, torchaudio and torchcodec of one build.
+    Nothing is downloaded: only a local directory is accepted."""
 
     def __init__(
         self,
@@ -451,10 +451,13 @@ class CoquiTTS(TextToSpeech):
         try:
             # Through importlib: the optional package is absent from most installs, type checks included.
             coqui = importlib.import_module("TTS.api")
-        except ImportError as exc:
+        except (ImportError, OSError) as exc:
+            # OSError: torchaudio's native library fails to load, e.g. PyPI's CUDA build of torchaudio
+            # next to a CPU build of torch. coqui-tts needs torch, torchaudio and torchcodec of one build.
             raise ModelUnavailableError(
-                "the Coqui TTS backend needs the optional package coqui-tts (it installs torch): "
-                f"pip install coqui-tts ({exc})"
+                "the Coqui TTS backend needs the optional package coqui-tts (pip install coqui-tts, the "
+                "extra coqui) with torch, torchaudio and torchcodec of one build: "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
         checkpoint = next(
             (self.model_dir / name for name in _COQUI_CHECKPOINTS if (self.model_dir / name).is_file()),
@@ -481,7 +484,10 @@ class CoquiTTS(TextToSpeech):
         for piece in split_sentences(text, self.language):
             if stop.is_set():
                 return
-            yield from _slices(_float_to_pcm(self._tts.tts(text=piece, **options)), chunk_bytes, stop)
+            # Already one sentence or clause: Coqui's own splitter (pySBD, English rules for Korean)
+            # would only add its latency.
+            audio = self._tts.tts(text=piece, split_sentences=False, **options)
+            yield from _slices(_float_to_pcm(audio), chunk_bytes, stop)
 
 
 # --- routing ----------------------------------------------------------------------------------------
