@@ -72,6 +72,8 @@ class HarnessResult:
     interview_id: str
     ended: bool
     reason: str = ""
+    join_token: str = ""
+    """Reads this interview's transcript and recordings (``Authorization: Bearer ...``)."""
     turns: list[ClientTurn] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -140,7 +142,7 @@ async def run(options: HarnessOptions) -> HarnessResult:
         _check(resp)
         interview = resp.json()
         interview_id, token = interview["id"], interview["join_token"]
-        result = HarnessResult(interview_id=interview_id, ended=False)
+        result = HarnessResult(interview_id=interview_id, ended=False, join_token=token)
 
         pc = RTCPeerConnection(rtc_configuration([]))
         mic = FileAudioTrack()
@@ -172,7 +174,9 @@ async def run(options: HarnessOptions) -> HarnessResult:
                 await pc.close()
             if agent_audio.task is not None:
                 agent_audio.task.cancel()
-        resp = await http.get(f"/api/interviews/{interview_id}/turns")
+        resp = await http.get(
+            f"/api/interviews/{interview_id}/turns", headers={"Authorization": f"Bearer {token}"}
+        )
         _check(resp)
         result.transcript = resp.json()
     return result

@@ -197,7 +197,7 @@ def room_summary(row: review.InterviewRow, connected: set[uuid.UUID] | None) -> 
 
 
 def audio_url(interview_id: uuid.UUID, seq: int) -> str:
-    return f"/api/review/interviews/{interview_id}/turns/{seq}/audio"
+    return f"/api/interviews/{interview_id}/turns/{seq}/audio"
 
 
 def turn_payload(turn: Turn, question_index: int | None, *, reviewer: bool) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import pytest
 
 from agent.models.registry import ModelRegistry
 from signaling.app import create_app
+from signaling.auth import InterviewerStore
 from signaling.runtime import Runtime, model_paths
 from signaling.settings import Settings, load_settings
 
@@ -49,4 +50,18 @@ async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.As
     app = create_app(settings, runtime=runtime)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as c:
+        yield c
+
+
+REVIEWER = ("reviewer", "a long test password")
+
+
+@pytest.fixture(scope="session")
+async def reviewer(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """The app as a signed-in interviewer (reports, any interview's transcript and recordings)."""
+    InterviewerStore(settings.data_dir / "interviewers.json").create(*REVIEWER, replace=True)
+    transport = httpx.ASGITransport(app=create_app(settings, runtime=runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as c:
+        r = await c.post("/api/auth/login", json={"name": REVIEWER[0], "password": REVIEWER[1]})
+        r.raise_for_status()
         yield c

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
@@ -52,6 +54,30 @@ def require_interviewer(request: Request) -> Principal:
 
 
 InterviewerDep = Annotated[Principal, Depends(require_interviewer)]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
+def require_interview_access(
+    request: Request,
+    interview_id: uuid.UUID,
+    token: Annotated[str | None, Query(description="The interview's join token")] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> str:
+    """A signed-in interviewer, or whoever holds this interview's join token (the candidate, the
+    test harness): the transcript and recordings of one interview. Returns who it is, for logs."""
+    if request.cookies.get(SESSION_COOKIE):
+        with contextlib.suppress(TokenError):
+            return f"interviewer:{interviewer_of(request).name}"
+    request.app.state.runtime.tokens.verify(token or bearer_token(authorization), interview_id=interview_id)
+    return "candidate"
+
+
+InterviewAccessDep = Annotated[str, Depends(require_interview_access)]
 
 
 class Credentials(BaseModel):

@@ -19,6 +19,7 @@ from db import queries
 from db.engine import unit_of_work
 from media.recording import parse_reference
 from signaling.deps import RuntimeDep
+from signaling.routes.auth import InterviewAccessDep, bearer_token
 from signaling.schemas import ErrorOut
 
 router = APIRouter(prefix="/api/interviews", tags=["calls"])
@@ -46,12 +47,6 @@ class TurnOut(BaseModel):
     audio_url: str | None = Field(default=None, description="The turn's recorded audio (WAV), when recorded")
 
 
-def _bearer(authorization: str | None) -> str | None:
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
-
-
 @router.post(
     "/{interview_id}/offer",
     response_model=Answer,
@@ -69,15 +64,20 @@ async def offer(
     body: Offer,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Answer:
-    runtime.tokens.verify(body.token or _bearer(authorization), interview_id=interview_id)
+    runtime.tokens.verify(body.token or bearer_token(authorization), interview_id=interview_id)
     if runtime.calls is None:
         raise ModelUnavailableError("live calls are disabled: the speech models are not loaded")
     sdp = await runtime.calls.join(interview_id, body.sdp, body.type)
     return Answer(sdp=sdp, ice_servers=runtime.settings.ice_servers)
 
 
-@router.get("/{interview_id}/turns", response_model=list[TurnOut], responses={404: {"model": ErrorOut}})
-async def turns(runtime: RuntimeDep, interview_id: uuid.UUID) -> list[TurnOut]:
+@router.get(
+    "/{interview_id}/turns",
+    response_model=list[TurnOut],
+    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    summary="The transcript so far (interviewer sign-in, or the interview's join token)",
+)
+async def turns(runtime: RuntimeDep, _: InterviewAccessDep, interview_id: uuid.UUID) -> list[TurnOut]:
     async with unit_of_work(runtime.sessions) as session:
         if await queries.get_interview(session, interview_id) is None:
             raise NotFoundError(f"interview {interview_id} not found")
@@ -99,10 +99,12 @@ async def turns(runtime: RuntimeDep, interview_id: uuid.UUID) -> list[TurnOut]:
 @router.get(
     "/{interview_id}/turns/{seq}/audio",
     response_class=Response,
-    responses={200: {"content": {"audio/wav": {}}}, 404: {"model": ErrorOut}},
-    summary="One turn's recorded audio as a WAV file",
+    responses={200: {"content": {"audio/wav": {}}}, 401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    summary="One turn's recorded audio as WAV (interviewer sign-in, or the interview's join token)",
 )
-async def turn_audio(runtime: RuntimeDep, interview_id: uuid.UUID, seq: int) -> Response:
+async def turn_audio(
+    runtime: RuntimeDep, _: InterviewAccessDep, interview_id: uuid.UUID, seq: int
+) -> Response:
     async with unit_of_work(runtime.sessions) as session:
         turn = await queries.get_turn(session, interview_id, seq)
     if turn is None or not turn.audio_path:
@@ -115,7 +117,7 @@ async def turn_audio(runtime: RuntimeDep, interview_id: uuid.UUID, seq: int) -> 
     data = await asyncio.to_thread(_wav_span, path, start, end)
     if data is None:
         raise NotFoundError(f"the recording of turn {seq} is gone")
-    return Response(data, media_type="audio/wav")
+    return Response(data, media_type="audio/wav", headers={"Cache-Control": "private, max-age=3600"})
 
 
 def _wav_span(path: Path, start_s: float | None, end_s: float | None) -> bytes | None:

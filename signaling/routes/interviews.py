@@ -11,6 +11,7 @@ from agent.errors import InvalidInputError, NotFoundError
 from db import queries
 from db.engine import unit_of_work
 from signaling.deps import RuntimeDep
+from signaling.routes.auth import InterviewAccessDep
 from signaling.runtime import Runtime
 from signaling.schemas import ErrorOut, InterviewCreate, InterviewCreated, InterviewOut
 
@@ -74,6 +75,11 @@ async def create_interview(runtime: RuntimeDep, body: InterviewCreate) -> Interv
     return InterviewCreated(**interview.model_dump(), join_token=token)
 
 
-@router.get("/{interview_id}", response_model=InterviewOut, responses={404: {"model": ErrorOut}})
-async def get_interview(runtime: RuntimeDep, interview_id: uuid.UUID) -> InterviewOut:
+@router.get(
+    "/{interview_id}",
+    response_model=InterviewOut,
+    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    summary="An interview and its plan (interviewer sign-in, or the interview's join token)",
+)
+async def get_interview(runtime: RuntimeDep, _: InterviewAccessDep, interview_id: uuid.UUID) -> InterviewOut:
     return await cached_interview(runtime, interview_id)

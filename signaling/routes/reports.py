@@ -22,6 +22,7 @@ from agent.errors import ConflictError, NotFoundError
 from db.engine import unit_of_work
 from evaluation import reports
 from signaling.deps import RuntimeDep
+from signaling.routes.auth import InterviewerDep
 from signaling.runtime import Runtime
 from signaling.schemas import ErrorOut
 
@@ -41,12 +42,13 @@ async def load_report(runtime: Runtime, interview_id: uuid.UUID) -> dict[str, An
     "/{interview_id}/report",
     responses={
         202: {"description": "the interview ended; the report is being written"},
+        401: {"model": ErrorOut, "description": "interviewer sign-in required"},
         404: {"model": ErrorOut},
         409: {"model": ErrorOut, "description": "the interview has not ended"},
     },
     summary="The interview's report: scores, strengths, improvements, per-answer feedback, timings",
 )
-async def get_report(runtime: RuntimeDep, interview_id: uuid.UUID) -> Any:
+async def get_report(runtime: RuntimeDep, _: InterviewerDep, interview_id: uuid.UUID) -> Any:
     report = await load_report(runtime, interview_id)
     if report is not None:
         return report

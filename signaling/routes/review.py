@@ -3,22 +3,18 @@ turn's recording. Interviewer sign-in required."""
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import uuid
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import Response
 
 from agent.errors import NotFoundError
 from db import queries
 from db.engine import unit_of_work
-from media.recording import parse_reference
 from signaling import live
 from signaling.deps import RuntimeDep
 from signaling.routes.auth import InterviewerDep
-from signaling.routes.calls import _wav_span  # one WAV-span reader for both audio endpoints
 from signaling.schemas import ErrorOut
 
 router = APIRouter(prefix="/api/review", tags=["review"])
@@ -64,24 +60,3 @@ async def interview(runtime: RuntimeDep, _: InterviewerDep, interview_id: uuid.U
     snapshot["questions"] = [{"ord": q.ord, "stage": q.stage, "text": q.text} for q in questions]
     snapshot["latency_summary"] = latency_summary(snapshot["turns"])
     return snapshot
-
-
-@router.get(
-    "/interviews/{interview_id}/turns/{seq}/audio",
-    response_class=Response,
-    responses={200: {"content": {"audio/wav": {}}}, 401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
-    summary="One turn's recorded audio (WAV), for a signed-in interviewer",
-)
-async def turn_audio(runtime: RuntimeDep, _: InterviewerDep, interview_id: uuid.UUID, seq: int) -> Response:
-    async with unit_of_work(runtime.sessions) as session:
-        turn = await queries.get_turn(session, interview_id, seq)
-    if turn is None or not turn.audio_path:
-        raise NotFoundError(f"turn {seq} of interview {interview_id} has no recording")
-    try:
-        relative, start, end = parse_reference(turn.audio_path)
-    except ValueError as exc:
-        raise NotFoundError(f"turn {seq} has no readable recording") from exc
-    data = await asyncio.to_thread(_wav_span, runtime.settings.data_dir / relative, start, end)
-    if data is None:
-        raise NotFoundError(f"the recording of turn {seq} is gone")
-    return Response(data, media_type="audio/wav", headers={"Cache-Control": "private, max-age=3600"})

@@ -60,10 +60,14 @@ async def test_plan_is_grounded_staged_and_stored(client: httpx.AsyncClient, run
     stats = plan["plan_stats"]
     assert stats["llm_attempts"] == 8
     assert stats["grounded"] == 8
-    fetched = await client.get(f"/api/interviews/{plan['id']}")
+    fetched = await client.get(f"/api/interviews/{plan['id']}", params={"token": plan["join_token"]})
     assert fetched.status_code == 200
     assert fetched.json() == {k: v for k, v in plan.items() if k != "join_token"}
-    assert plan["join_token"]
+    # The plan is the candidate's own (join token) or an interviewer's; nobody else's.
+    assert (await client.get(f"/api/interviews/{plan['id']}")).status_code == 401
+    other = await _plan(client, resume_id, question_count=1)
+    stolen = await client.get(f"/api/interviews/{plan['id']}", params={"token": other["join_token"]})
+    assert stolen.status_code == 401
 
 
 async def test_korean_plan_is_in_korean(client: httpx.AsyncClient) -> None:
@@ -91,14 +95,16 @@ async def test_question_count_limits(client: httpx.AsyncClient, count: int) -> N
     assert "question_count" in resp.json()["error"]["message"]
 
 
-async def test_unknown_resume_or_interview_is_404(client: httpx.AsyncClient) -> None:
+async def test_unknown_resume_or_interview_is_404(
+    client: httpx.AsyncClient, reviewer: httpx.AsyncClient
+) -> None:
     resp = await client.post("/api/interviews", json={"resume_id": str(uuid.uuid4()), "question_count": 3})
     assert resp.status_code == 404
-    assert (await client.get(f"/api/interviews/{uuid.uuid4()}")).status_code == 404
+    assert (await reviewer.get(f"/api/interviews/{uuid.uuid4()}")).status_code == 404
 
 
 async def test_200_concurrent_requests_leave_no_transaction_open(
-    client: httpx.AsyncClient, runtime: Runtime
+    client: httpx.AsyncClient, reviewer: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     resume_id = await _resume(client, EN_RESUME)
     plan = await _plan(client, resume_id, question_count=2)
@@ -108,11 +114,11 @@ async def test_200_concurrent_requests_leave_no_transaction_open(
             case 0:
                 calls.append(client.get(f"/api/resumes/{resume_id}"))
             case 1:
-                calls.append(client.get(f"/api/interviews/{plan['id']}"))
+                calls.append(reviewer.get(f"/api/interviews/{plan['id']}"))
             case 2:
                 calls.append(client.get("/api/health"))
             case 3:
-                calls.append(client.get(f"/api/interviews/{uuid.uuid4()}"))  # an error path too
+                calls.append(reviewer.get(f"/api/interviews/{uuid.uuid4()}"))  # an error path too
             case _:
                 calls.append(client.get(f"/api/resumes/{uuid.uuid4()}"))
     responses = await asyncio.gather(*calls)

@@ -85,7 +85,9 @@ async def test_full_interview_from_recorded_answers(server: str, resume_file: Pa
     replies = [t for t in interviewer if "next_question_s" in t["latencies"]]
     assert replies, interviewer
     # Both sides were recorded, and each turn points at its own span of the recording.
-    async with httpx.AsyncClient(base_url=server, timeout=60) as http:
+    assert (await httpx.AsyncClient(base_url=server).get(candidate[0]["audio_url"])).status_code == 401
+    auth = {"Authorization": f"Bearer {result.join_token}"}
+    async with httpx.AsyncClient(base_url=server, timeout=60, headers=auth) as http:
         for turn in candidate[:2] + interviewer[:1]:
             assert turn["audio_url"], turn
             r = await http.get(turn["audio_url"])
@@ -127,7 +129,8 @@ async def test_korean_interview_end_to_end(server: str, tmp_path: Path) -> None:
         assert cer(reference, turn["text"]) < 0.4, (reference, turn["text"])
     # The interviewer speaks Korean: Hangul in every line, and its recorded audio is speech.
     assert all(re.search(r"[가-힣]", t["text"]) for t in interviewer), interviewer
-    async with httpx.AsyncClient(base_url=server, timeout=60) as http:
+    auth = {"Authorization": f"Bearer {result.join_token}"}
+    async with httpx.AsyncClient(base_url=server, timeout=60, headers=auth) as http:
         r = await http.get(interviewer[0]["audio_url"])
     samples, _ = sf.read(io.BytesIO(r.content), dtype="int16")
     assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 100
@@ -282,8 +285,9 @@ async def test_silent_caller_is_asked_and_nothing_breaks(server: str, resume_fil
     assert pc.connectionState == "connected"
     await pc.close()
     async with httpx.AsyncClient(base_url=server, timeout=30) as http:
-        turns = (await http.get(f"/api/interviews/{interview['id']}/turns")).json()
-        state = (await http.get(f"/api/interviews/{interview['id']}")).json()
+        token = {"token": interview["join_token"]}
+        turns = (await http.get(f"/api/interviews/{interview['id']}/turns", params=token)).json()
+        state = (await http.get(f"/api/interviews/{interview['id']}", params=token)).json()
     assert [t for t in turns if t["speaker"] == "candidate"] == []
     assert state["current_question"] == asked["question_index"]
 

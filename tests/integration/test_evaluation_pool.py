@@ -62,7 +62,7 @@ async def _rows(runtime: Runtime, model: type[Evaluation] | type[Report], interv
 
 
 async def test_scores_arrive_during_the_interview_and_the_report_right_after_hang_up(
-    runtime: Runtime, pool: LocalWorkers, client: httpx.AsyncClient
+    runtime: Runtime, pool: LocalWorkers, client: httpx.AsyncClient, reviewer: httpx.AsyncClient
 ) -> None:
     assert runtime.evaluation is not None
     items = GOOD[:2]
@@ -87,14 +87,15 @@ async def test_scores_arrive_during_the_interview_and_the_report_right_after_han
             assert 0 <= event["overall"] <= 100
         # Idempotent by turn id: enqueuing an answer again sends nothing.
         assert await runtime.evaluation.enqueue_answer(turn_ids[0]) is False
-        resp = await client.get(f"/api/interviews/{interview_id}/report")
+        resp = await reviewer.get(f"/api/interviews/{interview_id}/report")
         assert resp.status_code == 409, resp.text
 
         await end_interview(runtime, interview_id)
         runtime.evaluation.on_end(interview_id)
         await waiter.wait(is_report(interview_id))
 
-    resp = await client.get(f"/api/interviews/{interview_id}/report")
+    assert (await client.get(f"/api/interviews/{interview_id}/report")).status_code == 401  # not signed in
+    resp = await reviewer.get(f"/api/interviews/{interview_id}/report")
     assert resp.status_code == 200, resp.text
     report = resp.json()
     assert report["status"] == "complete"
@@ -170,7 +171,7 @@ async def test_a_worker_killed_mid_answer_still_gives_a_complete_report_without_
 
 
 async def test_an_answer_that_cannot_be_scored_is_reported_not_swallowed(
-    runtime: Runtime, pool: LocalWorkers, client: httpx.AsyncClient
+    runtime: Runtime, pool: LocalWorkers, client: httpx.AsyncClient, reviewer: httpx.AsyncClient
 ) -> None:
     assert runtime.evaluation is not None
     good = GOOD[1]
@@ -185,7 +186,7 @@ async def test_an_answer_that_cannot_be_scored_is_reported_not_swallowed(
         )
         await end_interview(runtime, interview_id)
         # Ended, no report yet: 202 says it is on its way.
-        resp = await client.get(f"/api/interviews/{interview_id}/report")
+        resp = await reviewer.get(f"/api/interviews/{interview_id}/report")
         assert resp.status_code == 202
         assert resp.json()["ready"] is False
         # Nothing was enqueued during the call: the hang-up chord scores both, then writes the report.
@@ -193,7 +194,7 @@ async def test_an_answer_that_cannot_be_scored_is_reported_not_swallowed(
         failed = await waiter.wait(is_score(bad_id, "failed"))
         await waiter.wait(is_report(interview_id))
     assert "exceeds the scoring limit" in failed["error"]
-    resp = await client.get(f"/api/interviews/{interview_id}/report")
+    resp = await reviewer.get(f"/api/interviews/{interview_id}/report")
     report = resp.json()
     assert resp.status_code == 200
     assert report["status"] == "partial"

@@ -104,8 +104,9 @@ async def test_review_needs_an_interviewer(server: str, interview: dict[str, Any
         assert denied.json()["error"]["code"] == "TokenError"
         forged = await http.get(path, headers={"Cookie": "interviewer_session=eyJuIjoibGVlIn0.AAAA"})
         assert forged.status_code == 401
-        audio = await http.get(f"{path}/turns/0/audio")
+        audio = await http.get(f"/api/interviews/{interview['id']}/turns/0/audio")
         assert audio.status_code == 401
+        assert (await http.get(f"/api/interviews/{interview['id']}/report")).status_code == 401
     async with httpx.AsyncClient(base_url=server, headers={"Cookie": await _cookie(server)}) as http:
         r = await http.get(path)
         assert r.status_code == 200
