@@ -11,13 +11,15 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent.models.registry import ModelPaths, ModelRegistry
 from agent.plan.planner import InterviewPlanner, PlanOptions
 from agent.resume.extract import ExtractLimits
 from agent.resume.ingest import IngestOptions, ResumeIngestor
+from agent.session.presynth import Presynthesizer
+from agent.tts_cache import CacheOptions, SharedSpeechCache
 from db import migrate
 from db.cache import CacheNamespace, ReadThroughCache
 from db.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -131,7 +133,16 @@ class Runtime:
                 embedded_redis = EmbeddedRedis(settings.data_dir)
                 redis_url = embedded_redis.start()
                 stack.callback(embedded_redis.stop)
-            redis = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+            # A blocking pool: under a burst of requests a caller waits for a free connection
+            # instead of failing at once with MaxConnectionsError (redis-py's default pool).
+            pool = BlockingConnectionPool.from_url(
+                redis_url,
+                max_connections=settings.redis_max_connections,
+                timeout=5,
+                socket_timeout=5,
+                socket_connect_timeout=2,
+            )
+            redis = Redis.from_pool(pool)  # owns the pool: closing the client closes it
             stack.push_async_callback(redis.aclose)
             await redis.ping()
             timings["redis"] = time.perf_counter() - t

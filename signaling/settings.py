@@ -114,6 +114,22 @@ class Settings(BaseSettings):
     cache_ttl_questions_s: int = 3600
     cache_ttl_report_s: int = 1800
 
+    # TTS cache (Redis, shared by every process): each distinct utterance is synthesized once
+    tts_cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
+    """How long synthesized audio stays in Redis (``tts:audio:{key}``)."""
+    tts_cache_max_entry_bytes: int = Field(default=8 * 1024 * 1024, ge=2)
+    """Audio larger than this is played but not stored (8 MiB is about 3 minutes at 22 kHz)."""
+    tts_cache_lock_ttl_ms: int = Field(default=3000, ge=30)
+    """Synthesis lock lifetime; its holder extends it while it works, so this is how long a dead
+    holder delays the others before one takes over."""
+    tts_cache_wait_s: float = Field(default=60.0, gt=0)
+    """Longest a request waits on another process's synthesis before synthesizing by itself."""
+    tts_presynthesize: bool = True
+    """Synthesize every planned line in the background when an interview is created."""
+
+    redis_max_connections: int = Field(default=64, ge=4)
+    """Connections this process opens to Redis at most; more callers wait (up to 5 s) for one."""
+
     log_level: str = "INFO"
 
     @field_validator("data_dir", mode="after")

@@ -12,6 +12,7 @@ from agent.resume.schema import ParsedResume
 from db import queries
 from db.engine import unit_of_work
 from signaling.deps import RuntimeDep
+from signaling.routes.auth import InterviewerDep
 from signaling.schemas import ErrorOut, ResumeOut
 
 router = APIRouter(prefix="/api/resumes", tags=["resumes"])
@@ -59,8 +60,13 @@ async def upload_resume(
     )
 
 
-@router.get("/{resume_id}", response_model=ResumeOut, responses={404: {"model": ErrorOut}})
-async def get_resume(runtime: RuntimeDep, resume_id: uuid.UUID) -> ResumeOut:
+@router.get(
+    "/{resume_id}",
+    response_model=ResumeOut,
+    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    summary="A parsed resume (interviewer sign-in; the uploader gets it in the upload's response)",
+)
+async def get_resume(runtime: RuntimeDep, _: InterviewerDep, resume_id: uuid.UUID) -> ResumeOut:
     async with unit_of_work(runtime.sessions) as session:
         resume = await queries.get_resume(session, resume_id)
         if resume is None:

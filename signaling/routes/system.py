@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,6 +16,7 @@ from signaling.deps import RuntimeDep
 from signaling.schemas import Health
 from web import STATIC_DIR
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["system"])
 
 
@@ -23,11 +26,13 @@ async def health(runtime: RuntimeDep, response: Response) -> Health:
     try:
         async with unit_of_work(runtime.sessions) as session:
             await session.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError):
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("health: database check failed: %s", exc)
         database = False
     try:
         await runtime.redis.ping()
-    except (RedisError, OSError):
+    except (RedisError, OSError) as exc:
+        log.warning("health: Redis check failed: %r", exc)
         redis_ok = False
     ok = database and redis_ok
     if not ok:

@@ -27,7 +27,9 @@ async def upload(
     return await client.post("/api/resumes", files={"file": (name, data, ctype)}, data=form)
 
 
-async def test_pdf_resume_parsed_and_chunks_embedded(client: httpx.AsyncClient, runtime: Runtime) -> None:
+async def test_pdf_resume_parsed_and_chunks_embedded(
+    client: httpx.AsyncClient, reviewer: httpx.AsyncClient, runtime: Runtime
+) -> None:
     resp = await upload(client, "jane.pdf", pdf_bytes(EN_RESUME), "application/pdf")
     assert resp.status_code == 201, resp.text
     body = resp.json()
@@ -46,7 +48,8 @@ async def test_pdf_resume_parsed_and_chunks_embedded(client: httpx.AsyncClient, 
             .where(ResumeChunk.resume_id == uuid.UUID(body["id"]))
         )
     assert stored == body["chunks"]
-    again = await client.get(f"/api/resumes/{body['id']}")
+    assert (await client.get(f"/api/resumes/{body['id']}")).status_code == 401  # personal data
+    again = await reviewer.get(f"/api/resumes/{body['id']}")
     assert again.status_code == 200
     assert again.json()["parsed"] == body["parsed"]
 
@@ -168,8 +171,8 @@ async def test_missing_file_field_is_422(client: httpx.AsyncClient) -> None:
     assert "file" in resp.json()["error"]["message"]
 
 
-async def test_unknown_resume_is_404(client: httpx.AsyncClient) -> None:
-    resp = await client.get(f"/api/resumes/{uuid.uuid4()}")
+async def test_unknown_resume_is_404(reviewer: httpx.AsyncClient) -> None:
+    resp = await reviewer.get(f"/api/resumes/{uuid.uuid4()}")
     assert resp.status_code == 404
-    bad = await client.get("/api/resumes/not-a-uuid")
+    bad = await reviewer.get("/api/resumes/not-a-uuid")
     assert bad.status_code == 422
