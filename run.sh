@@ -23,6 +23,8 @@ SYSTEM_PACKAGES="espeak-ng"   # Korean TTS fallback voice
 # The browser tests: Debian's Chromium (driven by playwright, no browser download), and iproute2 for
 # the private network namespace they run in (util-linux's unshare is always there).
 SYSTEM_PACKAGES="$SYSTEM_PACKAGES chromium iproute2"
+# A Hangul font, so the Korean pages render (and their screenshots show text, not boxes).
+SYSTEM_PACKAGES="$SYSTEM_PACKAGES fonts-nanum"
 
 ensure_system_packages() {
   local missing=()
