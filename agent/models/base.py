@@ -67,6 +67,11 @@ class Model(ABC):  # noqa: B024 - abstract by role: the subclasses below declare
         """Calls waiting for this model's thread (the running one not counted)."""
         return self._executor.queued
 
+    @property
+    def busy(self) -> bool:
+        """Running or holding calls: work that is only nice to have waits for an idle model."""
+        return self._executor.busy
+
     async def _call(
         self, fn: Callable[..., T], *args: Any, timeout_s: float | None = None, urgent: bool = True
     ) -> T:

@@ -28,14 +28,20 @@ class PriorityExecutor(Executor):
         self._queue: queue.PriorityQueue[_Item] = queue.PriorityQueue()
         self._order = itertools.count()
         self._shutdown = False
+        self._running = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name=thread_name, daemon=True)
         self._thread.start()
 
     @property
     def queued(self) -> int:
-        """Calls waiting (not the one running): callers space optional work by it."""
+        """Calls waiting (not the one running)."""
         return self._queue.qsize()
+
+    @property
+    def busy(self) -> bool:
+        """A call is running or waiting: optional work (interim captions) is spaced by this."""
+        return self._running or self._queue.qsize() > 0
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         if kwargs:
@@ -76,9 +82,12 @@ class PriorityExecutor(Executor):
             # False when the caller cancelled while it waited: skip it without running.
             if not future.set_running_or_notify_cancel():
                 continue
+            self._running = True
             try:
                 result = fn(*args)
             except BaseException as exc:
                 future.set_exception(exc)
             else:
                 future.set_result(result)
+            finally:
+                self._running = False

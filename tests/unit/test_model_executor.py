@@ -71,3 +71,15 @@ def test_shutdown_can_cancel_what_is_queued() -> None:
     executor.shutdown(wait=False, cancel_futures=True)
     release.set()
     assert queued.cancelled()
+
+
+def test_busy_while_a_call_runs_or_waits() -> None:
+    executor = PriorityExecutor("test")
+    assert not executor.busy
+    executor_blocked, release = _blocked()
+    assert executor_blocked.busy  # running, nothing queued
+    assert executor_blocked.queued == 0
+    release.set()
+    executor_blocked.submit(print, end="").result(10)
+    executor_blocked.shutdown()
+    executor.shutdown()
