@@ -272,9 +272,10 @@ class TextToSpeech(Model):
     def _synthesize_impl(self, text: str, stop: threading.Event) -> Iterator[bytes]:
         """Yield PCM chunks; return early once ``stop`` is set (barge-in)."""
 
-    async def stream(self, text: str) -> AsyncIterator[AudioChunk]:
+    async def stream(self, text: str, *, urgent: bool = True) -> AsyncIterator[AudioChunk]:
         """Chunks as they are synthesized. Cancelling the consumer stops the synthesis thread within
-        one chunk, and the next synthesis is never stuck behind an abandoned one."""
+        one chunk, and the next synthesis is never stuck behind an abandoned one. ``urgent`` False
+        for pre-synthesis nobody is waiting on: a live call's sentence overtakes it on the thread."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
         stop = threading.Event()
@@ -292,7 +293,9 @@ class TextToSpeech(Model):
 
         labels = (self.role, self.info.name)
         start = time.perf_counter()
-        future = loop.run_in_executor(self._executor, produce)
+        future = asyncio.wrap_future(
+            self._executor.submit_with_priority(URGENT if urgent else BACKGROUND, produce)
+        )
         try:
             pending: bytes | None = None
             while True:

@@ -526,8 +526,10 @@ class MultiLanguageTTS(TextToSpeech):
             raise InvalidInputError(f"no TTS voice for language {language!r}; have {', '.join(self.voices)}")
         return chosen
 
-    async def stream(self, text: str, *, language: str | None = None) -> AsyncIterator[AudioChunk]:
-        async for chunk in self.voice(language or detect_language(text)).stream(text):
+    async def stream(
+        self, text: str, *, language: str | None = None, urgent: bool = True
+    ) -> AsyncIterator[AudioChunk]:
+        async for chunk in self.voice(language or detect_language(text)).stream(text, urgent=urgent):
             yield chunk
 
     async def synthesize(self, text: str, *, language: str | None = None) -> AudioChunk:
