@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from livekit import rtc
 from livekit.agents import llm
+from livekit.agents.utils.audio import AudioByteStream
 from livekit.agents.voice import Agent, ModelSettings
 from livekit.agents.voice.events import (
     ConversationItemAddedEvent,
@@ -34,7 +35,7 @@ from agent.session.audio_io import monotonic_from_wall, pcm_frames
 from agent.session.cues import looks_unfinished
 from agent.session.decide import Decider, Decision
 from agent.session.plugins import LKSpeechToText
-from agent.session.speech import CachedSpeech, SpeechLibrary
+from agent.session.speech import SpeechLibrary
 from agent.session.state import InterviewPlan, InterviewState, StateStore
 from agent.session.turns import TurnKind, TurnRecord, TurnTimer
 
@@ -65,10 +66,6 @@ class _Pending:
     text: str
     decision: Decision | None = None
     decision_s: float | None = None
-
-
-async def _once(text: str) -> AsyncGenerator[str, None]:
-    yield text
 
 
 class Interviewer(Agent):
@@ -180,15 +177,19 @@ class Interviewer(Agent):
             for frame in pcm_frames(cached.pcm, cached.sample_rate):
                 yield frame
             return
-        frames: list[rtc.AudioFrame] = []
-        async for frame in Agent.default.tts_node(self, _once(full), model_settings):
-            if not frames:
+        # Not cached yet: through the library all the same, so a sentence another call (or process)
+        # is synthesizing right now is joined, not made twice; chunks play as they are made.
+        framer: AudioByteStream | None = None
+        async for chunk in self._speech.stream(full):
+            if framer is None:
                 self._tts_timing = (full, time.perf_counter() - started, False)
-            frames.append(frame)
-            yield frame
-        if frames:
-            pcm = b"".join(bytes(f.data) for f in frames)
-            await self._speech.store(full, CachedSpeech(pcm, frames[0].sample_rate))
+                rate = chunk.sample_rate
+                framer = AudioByteStream(rate, 1, samples_per_channel=rate // 50)
+            for frame in framer.write(chunk.pcm):
+                yield frame
+        if framer is not None:
+            for frame in framer.flush():
+                yield frame
 
     # --- session events ---------------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ import pytest
 
 from agent.plan.stages import Stage
 from agent.session import script
-from agent.session.speech import CachedSpeech, MemorySpeechCache, SpeechLibrary, speech_key
+from agent.session.speech import CachedSpeech, MemorySpeechCache, SpeechLibrary
 from agent.session.state import InterviewPlan, InterviewState
 from agent.session.turns import TurnTimer
+from agent.tts_cache import VoiceSpec, utterance_key
 from tests.fakes import FakeTTS
 
 
@@ -60,8 +61,10 @@ async def test_memory_cache_is_bounded() -> None:
 
 
 def test_key_depends_on_words_and_voice_only() -> None:
-    assert speech_key("Hello  there.", "piper/joe") == speech_key("Hello there.", "piper/joe")
-    assert speech_key("Hello there.", "piper/joe") != speech_key("Hello there.", "espeak/ko")
+    joe = VoiceSpec("PiperTTS", "joe", "", 22_050)
+    ko = VoiceSpec("EspeakTTS", "espeak-ng", "ko", 22_050)
+    assert utterance_key("Hello  there.", joe) == utterance_key("Hello there.", joe)
+    assert utterance_key("Hello there.", joe) != utterance_key("Hello there.", ko)
 
 
 def test_state_transitions() -> None:
