@@ -237,6 +237,7 @@ class CallManager:
                 state_store=PgStateStore(self._runtime, room.interview_id),
                 on_turn=on_turn,
                 options=options,
+                speech_cache=self._runtime.tts_cache,
                 origin=room.recording.origin if room.recording else None,
             )
         except Exception:

@@ -77,6 +77,15 @@ def extract_limits(settings: Settings) -> ExtractLimits:
     )
 
 
+def tts_cache_options(settings: Settings) -> CacheOptions:
+    return CacheOptions(
+        ttl_s=settings.tts_cache_ttl_s,
+        max_entry_bytes=settings.tts_cache_max_entry_bytes,
+        lock_ttl_ms=settings.tts_cache_lock_ttl_ms,
+        wait_timeout_s=settings.tts_cache_wait_s,
+    )
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -94,6 +103,9 @@ class Runtime:
     evaluation: EvaluationQueue | None = None
     """Sends answers to the evaluation workers; None when ``settings.evaluation`` is off."""
     eval_workers: LocalWorkers | None = None
+    tts_cache: SharedSpeechCache | None = None
+    """The process's TTS cache over Redis (live calls and pre-synthesis); None without calls."""
+    presynth: Presynthesizer | None = None
     startup_s: dict[str, float] = field(default_factory=dict)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -208,6 +220,7 @@ class Runtime:
         if settings.enable_calls:
             from signaling.calls import CallManager
 
+            runtime._open_tts_cache(registry)
             queue = runtime.evaluation
             runtime.calls = CallManager(
                 runtime,
@@ -217,6 +230,14 @@ class Runtime:
             )
             stack.push_async_callback(runtime.calls.close)
         return runtime
+
+    def _open_tts_cache(self, registry: ModelRegistry) -> None:
+        """Opened before the calls so it closes after them (the stack unwinds in reverse)."""
+        self.tts_cache = SharedSpeechCache(self.redis, options=tts_cache_options(self.settings))
+        self._stack.push_async_callback(self.tts_cache.aclose)
+        if self.settings.tts_presynthesize:
+            self.presynth = Presynthesizer(lambda: registry.tts, self.tts_cache)
+            self._stack.push_async_callback(self.presynth.aclose)
 
     async def _open_evaluation(self, say: Progress) -> None:
         queue = EvaluationQueue(create_celery(self.redis_url), self.redis)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from agent.errors import InvalidInputError, NotFoundError
+from agent.session.presynth import plan_of
 from db import queries
 from db.engine import unit_of_work
 from signaling.deps import RuntimeDep
@@ -68,6 +69,9 @@ async def create_interview(runtime: RuntimeDep, body: InterviewCreate) -> Interv
         max_questions=runtime.settings.max_question_count,
         follow_ups=body.follow_ups,
     )
+    if runtime.presynth is not None:
+        # In the background, at low priority: the first question is ready when the candidate joins.
+        runtime.presynth.submit(plan_of(plan))
     # Written after commit: bumps the key's generation so no reader can keep an older copy.
     await runtime.cache.invalidate(runtime.questions_ns, str(plan.interview_id))
     interview = await cached_interview(runtime, plan.interview_id)
