@@ -1,6 +1,6 @@
 """Turn latency of whole simulated interviews through the real WebRTC path.
 
-    .venv/bin/python -m bench.turn_latency [--rooms N] [--no-ack]
+    .venv/bin/python -m bench.turn_latency [--rooms N] [--stagger-s S] [--stt-workers W] [--no-ack]
 
 Starts the server in-process on embedded Postgres/Redis, then runs N simultaneous interviews with
 the recorded-audio harness (aiortc clients on loopback), each answering with the English fixtures.
@@ -10,6 +10,8 @@ follow-up or next question), and the stage breakdown the server stored with each
 
 Last line: turns first_audio_p50_ms first_audio_p95_ms next_question_p50_ms next_question_p95_ms
 endpoint_p50_ms stt_p50_ms llm_ttft_p50_ms tts_ttfa_p50_ms client_first_audio_p50_ms wer rooms
+stagger_s stt_workers cpu_cores_used (the process's CPU time over wall time: near 2.0, the 2-core
+machine is saturated) ack
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import re
 import statistics
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,20 +59,30 @@ def _norm(text: str) -> str:
     return re.sub(r"[^\w\s']", " ", text.lower()).strip()
 
 
-async def main(rooms: int, ack: bool) -> str:
+async def main(rooms: int, ack: bool, *, stagger_s: float = 0.0, stt_workers: int | None = None) -> str:
     answers = [p for p in (find_fixture(a) for a in ANSWERS) if p is not None]
     if len(answers) < 2:
         raise SystemExit("needs the audio fixtures (../shared/fixtures/audio)")
     with tempfile.TemporaryDirectory(prefix="bench-turns-") as tmp:
         resume = Path(tmp) / "resume.txt"
         resume.write_text(EN_RESUME)
-        settings = load_settings(data_dir=Path(tmp) / "data", rate_limit_per_minute=0, acknowledge=ack)
+        overrides: dict[str, Any] = {} if stt_workers is None else {"stt_workers": stt_workers}
+        settings = load_settings(
+            data_dir=Path(tmp) / "data", rate_limit_per_minute=0, acknowledge=ack, **overrides
+        )
         app = create_app(settings, progress=lambda line: print(f"  {line}"))
         async with serve_in_background(app) as url:
             options = harness.HarnessOptions(
                 base_url=url, resume=resume, answers=tuple(answers), follow_ups=False
             )
-            results = await asyncio.gather(*(harness.run(options) for _ in range(rooms)))
+
+            async def room(n: int) -> harness.HarnessResult:
+                await asyncio.sleep(n * stagger_s)  # staggered starts: answers do not end in lock-step
+                return await harness.run(options)
+
+            wall, cpu = time.perf_counter(), time.process_time()
+            results = await asyncio.gather(*(room(n) for n in range(rooms)))
+            cores = (time.process_time() - cpu) / (time.perf_counter() - wall)
     first: list[float] = []
     nextq: list[float] = []
     stages: dict[str, list[float]] = {
@@ -113,6 +126,9 @@ async def main(rooms: int, ack: bool) -> str:
         "client_first_audio_p50_ms": _ms(_pct(client_first, 50)),
         "wer": "n/a" if wer is None else f"{wer:.3f}",
         "rooms": rooms,
+        "stagger_s": stagger_s,
+        "stt_workers": settings.stt_workers,
+        "cpu_cores_used": f"{cores:.2f}",
         "ack": ack,
     }
     return " ".join(f"{k}={v}" for k, v in figures.items())
@@ -124,5 +140,14 @@ if __name__ == "__main__":
     )
     parser.add_argument("--rooms", type=int, default=1, help="simultaneous interviews")
     parser.add_argument("--no-ack", action="store_true", help="no acknowledgement at the end of an answer")
+    parser.add_argument(
+        "--stagger-s",
+        type=float,
+        default=0.0,
+        help="start room n after n times this many seconds (default 0: every room answers in lock-step, "
+        "the worst case)",
+    )
+    parser.add_argument("--stt-workers", type=int, default=None, help="override the stt_workers setting")
     args = parser.parse_args()
-    print(asyncio.run(main(args.rooms, not args.no_ack)))
+    ack = not args.no_ack
+    print(asyncio.run(main(args.rooms, ack, stagger_s=args.stagger_s, stt_workers=args.stt_workers)))

@@ -48,6 +48,7 @@ def model_paths(settings: Settings) -> ModelPaths:
         embedding_path=settings.embedding_path,
         stt_path=settings.stt_path,
         stt_threads=settings.stt_threads,
+        stt_workers=settings.stt_workers,
         tts_ko_path=settings.tts_ko_path,
         tts_voice_path=settings.tts_voice_path,
     )

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     stt_path: Path | None = None
     """A CTranslate2 Whisper model directory; default: Whisper base multilingual from the packages."""
     stt_threads: int = 1
+    stt_workers: int = Field(default=2, ge=1)
+    """Whisper calls at once, each on its own thread: two rooms' final transcripts run in parallel."""
     tts_ko_path: Path | None = None
     """A Korean voice: a Coqui TTS model directory or a piper ``.onnx``; default: espeak-ng (robotic)."""
     tts_voice_path: Path | None = None

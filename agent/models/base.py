@@ -55,12 +55,13 @@ class Model(ABC):  # noqa: B024 - abstract by role: the subclasses below declare
 
     role: str = "model"
 
-    def __init__(self, info: ModelInfo, *, timeout_s: float) -> None:
+    def __init__(self, info: ModelInfo, *, timeout_s: float, workers: int = 1) -> None:
+        """``workers``: threads serving calls; more than one only for libraries built for it."""
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self.info = info
         self.timeout_s = timeout_s
-        self._executor = PriorityExecutor(f"{self.role}-{info.name}")
+        self._executor = PriorityExecutor(f"{self.role}-{info.name}", workers=workers)
 
     @property
     def queued(self) -> int:

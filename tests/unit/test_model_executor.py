@@ -83,3 +83,13 @@ def test_busy_while_a_call_runs_or_waits() -> None:
     executor_blocked.submit(print, end="").result(10)
     executor_blocked.shutdown()
     executor.shutdown()
+
+
+def test_two_workers_run_two_calls_at_once() -> None:
+    executor = PriorityExecutor("test", workers=2)
+    both = threading.Barrier(2, timeout=10)  # only passes when two calls run at the same time
+    futures = [executor.submit(both.wait) for _ in range(2)]
+    assert sorted(f.result(10) for f in futures) == [0, 1]
+    executor.shutdown()
+    with pytest.raises(ValueError, match="at least 1"):
+        PriorityExecutor("test", workers=0)
