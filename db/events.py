@@ -42,11 +42,8 @@ async def publish(redis: Redis, channel: str, event: dict[str, Any]) -> bool:
     try:
         await redis.publish(channel, payload)
     except (RedisError, OSError) as exc:
-        EVENTS_PUBLISHED.labels(event["type"], "failed").inc()
-        log.warning("could not publish %s event on %s: %s", event["type"], channel, exc)
-        return False
-    EVENTS_PUBLISHED.labels(event["type"], "ok").inc()
-    return True
+        return _counted(event, channel, exc)
+    return _counted(event, channel, None)
 
 
 def publish_sync(redis: Any, channel: str, event: dict[str, Any]) -> bool:
@@ -55,8 +52,12 @@ def publish_sync(redis: Any, channel: str, event: dict[str, Any]) -> bool:
     try:
         redis.publish(channel, payload)
     except (RedisError, OSError) as exc:
-        EVENTS_PUBLISHED.labels(event["type"], "failed").inc()
-        log.warning("could not publish %s event on %s: %s", event["type"], channel, exc)
-        return False
-    EVENTS_PUBLISHED.labels(event["type"], "ok").inc()
-    return True
+        return _counted(event, channel, exc)
+    return _counted(event, channel, None)
+
+
+def _counted(event: dict[str, Any], channel: str, error: Exception | None) -> bool:
+    EVENTS_PUBLISHED.labels(event["type"], "failed" if error else "ok").inc()
+    if error is not None:
+        log.warning("could not publish %s event on %s: %s", event["type"], channel, error)
+    return error is None

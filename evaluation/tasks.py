@@ -125,18 +125,17 @@ async def _store_score(
             overall=score.overall,
             error=None,
         )
-    await events.publish(
-        proc.redis,
-        events.interview_channel(interview_id),
-        {
-            "type": "score",
-            "interview_id": str(interview_id),
-            "turn_id": str(turn_id),
-            "status": "done",
-            "overall": score.overall,
-            "competencies": score.competencies,
-        },
+    await _publish_score(
+        proc, interview_id, turn_id, status="done", overall=score.overall, competencies=score.competencies
     )
+
+
+async def _publish_score(
+    proc: WorkerProcess, interview_id: uuid.UUID, turn_id: uuid.UUID, **fields: Any
+) -> None:
+    """Pages watching the interview see each answer's score (or failure) the moment it is stored."""
+    event = {"type": "score", "interview_id": str(interview_id), "turn_id": str(turn_id), **fields}
+    await events.publish(proc.redis, events.interview_channel(interview_id), event)
 
 
 async def record_failure(proc: WorkerProcess, turn_id: uuid.UUID, reason: str) -> dict[str, Any]:
@@ -155,17 +154,7 @@ async def record_failure(proc: WorkerProcess, turn_id: uuid.UUID, reason: str) -
             overall=None,
             error=reason,
         )
-    await events.publish(
-        proc.redis,
-        events.interview_channel(interview_id),
-        {
-            "type": "score",
-            "interview_id": str(interview_id),
-            "turn_id": str(turn_id),
-            "status": "failed",
-            "error": reason,
-        },
-    )
+    await _publish_score(proc, interview_id, turn_id, status="failed", error=reason)
     return {"turn_id": str(turn_id), "status": "failed", "error": reason}
 
 

@@ -2,6 +2,7 @@
 import { applyTranslations, installLanguageToggle, t } from "./i18n.js";
 import { LiveStream } from "./live.js";
 import { ensureSignedIn, signOut } from "./signin.js";
+import { transcriptItem } from "./transcript.js";
 
 const $ = (id) => document.getElementById(id);
 const rooms = new Map(); // interview_id -> summary
@@ -121,38 +122,7 @@ function scoreText(score) {
 }
 
 function renderTurn(turn) {
-  const li = document.createElement("li");
-  li.className = turn.speaker;
-  li.dataset.turnId = turn.turn_id;
-  const meta = document.createElement("div");
-  meta.className = "meta";
-  const who = document.createElement("span");
-  who.className = "speaker";
-  who.textContent = turn.speaker === "candidate" ? t("col_candidate") : t("interviewer");
-  meta.append(who);
-  if (Number.isInteger(turn.question_index)) {
-    const q = document.createElement("span");
-    q.textContent = `Q${turn.question_index + 1}`;
-    meta.append(q);
-  }
-  if (turn.speaker === "candidate") {
-    const badge = document.createElement("span");
-    badge.className = "score";
-    badge.dataset.role = "score";
-    meta.append(badge);
-  }
-  if (turn.audio_url) {
-    const audio = document.createElement("audio");
-    audio.controls = true;
-    audio.preload = "none";
-    audio.src = turn.audio_url;
-    audio.setAttribute("aria-label", `${t("listen")}: ${who.textContent}`);
-    meta.append(audio);
-  }
-  const text = document.createElement("p");
-  text.textContent = turn.text;
-  li.append(meta, text);
-  $("transcript").append(li);
+  $("transcript").append(transcriptItem(turn, { questionTag: true, scoreBadge: true }));
   paintScore(turn.turn_id);
 }
 

@@ -5,6 +5,7 @@ import { applyTranslations, installLanguageToggle, t } from "./i18n.js";
 import { barChart } from "./chart.js";
 import { LiveStream } from "./live.js";
 import { ensureSignedIn } from "./signin.js";
+import { transcriptItem } from "./transcript.js";
 
 const $ = (id) => document.getElementById(id);
 const interviewId = location.pathname.split("/").pop();
@@ -122,6 +123,53 @@ function renderFeedback(list, items) {
       li.append(quote);
     }
     list.append(li);
+  }
+}
+
+function renderAnswers(answers) {
+  const box = $("answers");
+  box.innerHTML = "";
+  answers.forEach((a, i) => {
+    const card = document.createElement("article");
+    card.className = "answer-card";
+    const h = document.createElement("h4");
+    const score = a.status === "done" ? `${t("score")} ${round(a.overall)}` : t("score_failed");
+    h.textContent = `${i + 1}. ${score}`;
+    const q = document.createElement("p");
+    q.innerHTML = `<strong></strong> `;
+    q.firstChild.textContent = `${t("question")}:`;
+    q.append(a.question || "–");
+    const ans = document.createElement("p");
+    ans.innerHTML = `<strong></strong> `;
+    ans.firstChild.textContent = `${t("answer")}:`;
+    ans.append(a.answer || "–");
+    card.append(h, q, ans);
+    const comps = Object.entries(a.competencies || {});
+    if (comps.length) {
+      const p = document.createElement("p");
+      p.className = "muted";
+      p.textContent = comps.map(([k, v]) => `${label(k)} ${round(v)}`).join(" · ");
+      card.append(p);
+    }
+    const notes = [...(a.strengths || []).map((s) => ["+", s]), ...(a.improvements || []).map((s) => ["–", s])];
+    if (notes.length) {
+      const ul = document.createElement("ul");
+      for (const [sign, note] of notes) {
+        const li = document.createElement("li");
+        li.textContent = `${sign} ${typeof note === "string" ? note : note.text || JSON.stringify(note)}`;
+        ul.append(li);
+      }
+      card.append(ul);
+    }
+    box.append(card);
+  });
+}
+
+function renderTranscript(review) {
+  const list = $("transcript");
+  list.innerHTML = "";
+  for (const turn of review.turns) {
+    list.append(transcriptItem(turn));
   }
 }
 
