@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,9 @@ class HarnessOptions:
     """Pause after a question ends before the candidate starts answering."""
     step_timeout_s: float = 90.0
     """Longest wait for the interviewer's next question (model load and cold caches included)."""
+    before_join: Callable[[str], Awaitable[None]] | None = None
+    """Awaited with the interview id between creating the interview and joining the call (a
+    benchmark lets background pre-synthesis finish, as it would before a real candidate joins)."""
 
     def __post_init__(self) -> None:
         if not self.answers:
@@ -77,6 +80,8 @@ class HarnessResult:
     turns: list[ClientTurn] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    first_question_s: float | None = None
+    """Joining (creating the offer) -> the first voiced frame of the opening question received."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
@@ -157,6 +162,10 @@ async def run(options: HarnessOptions) -> HarnessResult:
             if track.kind == "audio":
                 agent_audio.task = asyncio.create_task(agent_audio.consume(track))
 
+        if options.before_join is not None:
+            await options.before_join(interview_id)
+        joined_at = time.monotonic()
+        first_audio = agent_audio.first_voiced_after(joined_at)
         try:
             await pc.setLocalDescription(await pc.createOffer())
             resp = await http.post(
@@ -169,6 +178,8 @@ async def run(options: HarnessOptions) -> HarnessResult:
                 RTCSessionDescription(**{k: resp.json()[k] for k in ("sdp", "type")})
             )
             await _converse(options, mic, events, agent_audio, result)
+            if first_audio.done():
+                result.first_question_s = round(first_audio.result() - joined_at, 3)
         finally:
             with contextlib.suppress(Exception):
                 await pc.close()

@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import multiprocessing as mp
 import os
+import pickle
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
 from agent.models.base import ModelInfo, TextToSpeech
 from agent.session.speech import SpeechLibrary
 from agent.tts_cache import CacheOptions, SharedSpeechCache
 
+CTX = mp.get_context("spawn")
+REPORT_TIMEOUT_S = 90.0
+"""Bounds every wait for a report, so a broken cache fails instead of hanging."""
 GATE_TIMEOUT_S = 120.0
 """A gate nobody opens (a failed test) releases eventually, so no process hangs forever."""
 
@@ -132,3 +138,42 @@ async def _main(spec: WorkerSpec, out: Connection, gate: Any, barrier: Any) -> N
         tts.close()
         out.send(("exit", pid))
         out.close()
+
+
+class Inbox:
+    """Everything the worker processes reported, read from their pipes as it arrives."""
+
+    def __init__(self) -> None:
+        self._pipes: list[Connection] = []
+        self.seen: list[tuple[Any, ...]] = []
+
+    def start(self, spec: WorkerSpec, gate: Any = None, barrier: Any = None) -> BaseProcess:
+        reader, writer = CTX.Pipe(duplex=False)
+        proc = CTX.Process(target=worker, args=(spec, writer, gate, barrier), daemon=True)
+        proc.start()
+        writer.close()  # the child's copy is the only writer left: its death reads as EOF here
+        self._pipes.append(reader)
+        return proc
+
+    def until(self, done: Callable[[Inbox], bool], what: str, timeout_s: float = REPORT_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not done(self):
+            if not self._pipes or time.monotonic() > deadline:
+                raise AssertionError(f"no report of {what} within {timeout_s} s")
+            for pipe in wait(self._pipes, timeout=max(0.0, deadline - time.monotonic())):
+                assert isinstance(pipe, Connection)
+                try:
+                    self.seen.append(pipe.recv())
+                except (EOFError, OSError, pickle.UnpicklingError):
+                    self._pipes.remove(pipe)  # exited, or killed mid-message
+                    pipe.close()
+
+    def events(self, pid: int | None = None, name: str | None = None) -> list[tuple[Any, ...]]:
+        return [
+            m
+            for m in self.seen
+            if m[0] == "event" and (pid is None or m[1] == pid) and (name is None or m[2] == name)
+        ]
+
+    def results(self, pid: int | None = None) -> list[tuple[Any, ...]]:
+        return [m for m in self.seen if m[0] == "result" and (pid is None or m[1] == pid)]

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import multiprocessing as mp
 import os
-import pickle
 import signal
 import threading
-import time
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -33,13 +29,11 @@ from agent.tts_cache import CacheOptions, SharedSpeechCache
 from agent.tts_cache.keys import RedisKeys
 from agent.tts_cache.lock import RedisLock
 from db.embedded import EmbeddedRedis
-from tests.tts_cache_procs import GatedTTS, WorkerSpec, expected_pcm, worker
+from tests.tts_cache_procs import CTX, GatedTTS, Inbox, WorkerSpec, expected_pcm
 
 pytestmark = pytest.mark.integration
 
-CTX = mp.get_context("spawn")
 REPORT_TIMEOUT_S = 90.0
-"""Bounds every wait for a report, so a broken cache fails the test instead of hanging it."""
 
 
 @pytest.fixture(scope="module")
@@ -59,45 +53,6 @@ def _prefix() -> str:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(expected_pcm(text)).hexdigest()
-
-
-class Inbox:
-    """Everything the worker processes reported, read from their pipes as it arrives."""
-
-    def __init__(self) -> None:
-        self._pipes: list[Connection] = []
-        self.seen: list[tuple[Any, ...]] = []
-
-    def start(self, spec: WorkerSpec, gate: Any = None) -> BaseProcess:
-        reader, writer = CTX.Pipe(duplex=False)
-        proc = CTX.Process(target=worker, args=(spec, writer, gate), daemon=True)
-        proc.start()
-        writer.close()  # the child's copy is the only writer left: its death reads as EOF here
-        self._pipes.append(reader)
-        return proc
-
-    def until(self, done: Callable[[Inbox], bool], what: str) -> None:
-        deadline = time.monotonic() + REPORT_TIMEOUT_S
-        while not done(self):
-            if not self._pipes or time.monotonic() > deadline:
-                raise AssertionError(f"no report of {what} within {REPORT_TIMEOUT_S} s")
-            for pipe in wait(self._pipes, timeout=max(0.0, deadline - time.monotonic())):
-                assert isinstance(pipe, Connection)
-                try:
-                    self.seen.append(pipe.recv())
-                except (EOFError, OSError, pickle.UnpicklingError):
-                    self._pipes.remove(pipe)  # exited, or killed mid-message
-                    pipe.close()
-
-    def events(self, pid: int | None = None, name: str | None = None) -> list[tuple[Any, ...]]:
-        return [
-            m
-            for m in self.seen
-            if m[0] == "event" and (pid is None or m[1] == pid) and (name is None or m[2] == name)
-        ]
-
-    def results(self, pid: int | None = None) -> list[tuple[Any, ...]]:
-        return [m for m in self.seen if m[0] == "result" and (pid is None or m[1] == pid)]
 
 
 def _stop(procs: list[BaseProcess]) -> None:
