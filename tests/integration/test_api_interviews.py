@@ -122,7 +122,7 @@ async def test_200_concurrent_requests_leave_no_transaction_open(
             case _:
                 calls.append(reviewer.get(f"/api/resumes/{uuid.uuid4()}"))
     responses = await asyncio.gather(*calls)
-    assert sorted({r.status_code for r in responses}) == [200, 404], [r.text for r in responses if r.status_code == 503][:3]
+    assert sorted({r.status_code for r in responses}) == [200, 404], [r.text for r in responses][:3]
     async with runtime.engine.connect() as conn:
         rows = (
             await conn.execute(
