@@ -166,7 +166,7 @@ async def test_interview_dashboard_and_report(
             report_page = await board.context.new_page()
             report_log = support.RequestLog().attach(report_page)
             await report_page.goto(f"{server}/report/{run.interview_id}")
-            await report_page.wait_for_function("window.reportPage.state === 'waiting'")
+            await report_page.wait_for_function("window.reportPage?.state === 'waiting'")
             turns = await report_page.evaluate("window.reportPage.review.turns")
             report = _report_for(run.interview_id, turns)
             async with unit_of_work(runtime.sessions) as session:
@@ -184,7 +184,7 @@ async def test_interview_dashboard_and_report(
                 events.interview_channel(run.interview_id),
                 {"type": "report_ready", "interview_id": run.interview_id, "status": "complete"},
             )
-            await report_page.wait_for_function("window.reportPage.state === 'ready'")
+            await report_page.wait_for_function("window.reportPage?.state === 'ready'")
             bars = report_page.locator("#chart svg rect.bar")
             assert await bars.count() == 1 + len(report["competencies"])
             assert await bars.first.get_attribute("data-value") == "61.2"
@@ -269,12 +269,12 @@ async def test_lost_connection_rejoins_at_the_same_question(
             await page.goto(f"{server}/interview/{interview['id']}?token={interview['join_token']}")
             await page.click("#mic-test")
             await page.click("#join:not([disabled])")
-            await page.wait_for_function("window.interviewPage.callState === 'speaking'", timeout=60_000)
+            await page.wait_for_function("window.interviewPage?.callState === 'speaking'", timeout=60_000)
             room = runtime.calls.rooms[interview_id]
             await room.pc.close()  # the connection is lost mid-greeting
             await page.wait_for_selector("#notice:has-text('Reconnecting')")
             await page.screenshot(path=artifacts / "candidate-reconnecting.png", full_page=True)
-            await page.wait_for_function("window.interviewPage.ended === true", timeout=180_000)
+            await page.wait_for_function("window.interviewPage?.ended === true", timeout=180_000)
             assert await page.evaluate("window.interviewPage.metrics.rejoins") >= 1
         finally:
             await browser.close()

@@ -227,7 +227,7 @@ async def candidate_interview(
     await page.wait_for_selector("#step-call:not([hidden])")
     if on_joined is not None:
         await on_joined(interview_id.group(0))
-    await page.wait_for_function("window.interviewPage.ended === true", timeout=end_timeout_s * 1000)
+    await page.wait_for_function("window.interviewPage?.ended === true", timeout=end_timeout_s * 1000)
     metrics = await page.evaluate("window.interviewPage.metrics")
     captions = await page.evaluate("window.interviewPage.turns")
     return CandidateRun(
