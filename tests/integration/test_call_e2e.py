@@ -85,7 +85,8 @@ async def test_full_interview_from_recorded_answers(server: str, resume_file: Pa
     replies = [t for t in interviewer if "next_question_s" in t["latencies"]]
     assert replies, interviewer
     # Both sides were recorded, and each turn points at its own span of the recording.
-    assert (await httpx.AsyncClient(base_url=server).get(candidate[0]["audio_url"])).status_code == 401
+    async with httpx.AsyncClient(base_url=server, timeout=60) as anonymous:
+        assert (await anonymous.get(candidate[0]["audio_url"])).status_code == 401
     auth = {"Authorization": f"Bearer {result.join_token}"}
     async with httpx.AsyncClient(base_url=server, timeout=60, headers=auth) as http:
         for turn in candidate[:2] + interviewer[:1]:
