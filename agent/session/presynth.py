@@ -10,7 +10,6 @@ flooding the model.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -19,6 +18,7 @@ from agent.plan.planner import PlanResult
 from agent.session import script
 from agent.session.speech import SpeechLibrary
 from agent.session.state import InterviewPlan, InterviewState, PlanQuestion
+from agent.tasks import cancel_and_wait
 from agent.tts_cache import SharedSpeechCache
 
 log = logging.getLogger(__name__)
@@ -80,10 +80,7 @@ class Presynthesizer:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _work(self) -> None:
         while True:

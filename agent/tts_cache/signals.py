@@ -16,6 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+from agent.tasks import cancel_and_wait
 from agent.tts_cache.keys import RedisKeys
 
 log = logging.getLogger(__name__)
@@ -115,10 +116,7 @@ class CompletionListener:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
 
 def _text(value: object) -> str:
