@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import shutil
 import sys
 import threading
-import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,14 +145,17 @@ async def test_espeak_speaks_korean() -> None:
 async def test_espeak_stops_when_the_listener_goes_away() -> None:
     tts = EspeakTTS.load(info=_info("espeak-ng-ko", "tts_ko"), chunk_s=0.05)
     long_text = "이것은 아주 긴 문장입니다. " * 200
-    start = time.perf_counter()
-    async for _ in tts.stream(long_text):
-        break
-    # The process is killed rather than left to synthesize minutes of audio.
-    stopped = time.perf_counter() - start
+
+    async def first_chunk_only() -> None:
+        async for _ in tts.stream(long_text):
+            break
+
+    # Leaving the stream returns only once espeak-ng has ended. Unless it is killed, it cannot end:
+    # nobody reads its minutes of audio, so it blocks on a full pipe. The wait is a hang guard, not
+    # a speed goal.
+    await asyncio.wait_for(first_chunk_only(), 60)
     short = await tts.synthesize("네.")
     assert short.duration_s > 0.1
-    assert stopped < 2.0
     tts.close()
 
 
