@@ -71,10 +71,6 @@ async def turns_with_questions(session: AsyncSession, interview_id: uuid.UUID) -
     return [TurnRow(row[0], row[1]) for row in (await session.execute(query)).all()]
 
 
-async def turn_by_id(session: AsyncSession, turn_id: uuid.UUID) -> Turn | None:
-    return await session.get(Turn, turn_id)
-
-
 async def evaluations(session: AsyncSession, interview_id: uuid.UUID) -> Sequence[Evaluation]:
     query = (
         select(Evaluation).join(Turn, Turn.id == Evaluation.turn_id).where(Turn.interview_id == interview_id)

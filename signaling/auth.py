@@ -9,7 +9,6 @@ links carry the per-interview join token instead.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import InvalidInputError, TokenError
+from signaling.tokens import SealedValues
 
 SESSION_COOKIE = "interviewer_session"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
@@ -125,14 +125,6 @@ class InterviewerStore:
         return check_password(password, account.get("hash", ""))
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 @dataclass(frozen=True, slots=True)
 class Principal:
     """A signed-in interviewer."""
@@ -145,31 +137,20 @@ class SessionSigner:
     """Signs and checks the interviewer session cookie."""
 
     def __init__(self, secret: bytes) -> None:
-        if len(secret) < 16:
-            raise ValueError("session secret must be at least 16 bytes")
         # A key of its own: a join token can never pass as a session, nor the reverse.
-        self._key = hmac.new(secret, b"interviewer-session-v1", hashlib.sha256).digest()
+        self._sealed = SealedValues(secret, label=b"interviewer-session-v1")
 
     def issue(self, name: str, *, ttl_s: float) -> str:
-        body = _b64(json.dumps({"n": name, "e": int(time.time() + ttl_s)}, separators=(",", ":")).encode())
-        return f"{body}.{self._sign(body)}"
-
-    def _sign(self, body: str) -> str:
-        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+        return self._sealed.seal({"n": name}, ttl_s=ttl_s)
 
     def verify(self, value: str | None) -> Principal:
-        if not value:
-            raise TokenError("sign in as an interviewer")
+        payload = self._sealed.open(
+            value,
+            what="session",
+            missing="sign in as an interviewer",
+            expired="session expired: sign in again",
+        )
         try:
-            body, signature = value.split(".", 1)
-            if not hmac.compare_digest(signature, self._sign(body)):
-                raise TokenError("invalid session")
-            payload = json.loads(_unb64(body))
-            principal = Principal(str(payload["n"]), float(payload["e"]))
-        except TokenError:
-            raise
-        except (ValueError, KeyError, TypeError) as exc:
+            return Principal(str(payload["n"]), float(payload["e"]))
+        except KeyError as exc:
             raise TokenError("malformed session") from exc
-        if principal.expires_at < time.time():
-            raise TokenError("session expired: sign in again")
-        return principal

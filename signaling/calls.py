@@ -32,7 +32,7 @@ from media.ice import enable_loopback_candidates, rtc_configuration, strip_mdns_
 from media.inbound import InboundAudio
 from media.outbound import PacedAudioTrack
 from media.recording import CallRecording
-from signaling import metrics
+from signaling import live, metrics
 from signaling.runtime import Runtime
 from signaling.sdp import validate_offer
 
@@ -277,18 +277,22 @@ class CallManager:
                     else None
                 ),
             )
-            turn_id = row.id
+            turn_id, seq, recorded = row.id, row.seq, row.audio_path is not None
         metrics.observe_turn(record.speaker, {k.removesuffix("_s"): v for k, v in record.latencies.items()})
         await self._emit(
             room,
             {
                 "type": "turn",
                 "turn_id": str(turn_id),
+                "seq": seq,
                 "speaker": record.speaker,
                 "kind": record.kind,
                 "text": record.text,
                 "question_index": record.question_index,
+                "interrupted": record.interrupted,
                 "latencies": record.latencies,
+                # Everything a page shows comes with the event: no watcher reads the row back.
+                "audio_url": live.audio_url(room.interview_id, seq) if recorded else None,
             },
         )
         if self._on_turn is not None:

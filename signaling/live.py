@@ -266,25 +266,19 @@ async def interview_snapshot(runtime: Runtime, interview_id: uuid.UUID, *, revie
     return snapshot
 
 
-async def live_turn(runtime: Runtime, event: dict[str, Any], *, reviewer: bool) -> dict[str, Any]:
+def live_turn(event: dict[str, Any], *, reviewer: bool) -> dict[str, Any]:
     """A published ``turn`` event as a page line; the interviewer's gets its recording link."""
     out: dict[str, Any] = {
         "type": "turn",
         "turn_id": event.get("turn_id"),
+        "seq": event.get("seq"),
         "speaker": event.get("speaker"),
         "kind": event.get("kind"),
         "text": event.get("text", ""),
         "question_index": event.get("question_index"),
-        "interrupted": bool((event.get("latencies") or {}).get("interrupted", False)),
+        "interrupted": bool(event.get("interrupted", False)),
     }
-    if not reviewer:
-        return out
-    out["latencies"] = event.get("latencies") or {}
-    out["audio_url"] = None
-    with contextlib.suppress(ValueError, TypeError):
-        async with unit_of_work(runtime.sessions) as session:
-            turn = await review.turn_by_id(session, uuid.UUID(str(event.get("turn_id"))))
-        if turn is not None:
-            out["seq"] = turn.seq
-            out["audio_url"] = audio_url(turn.interview_id, turn.seq) if turn.audio_path else None
+    if reviewer:
+        out["latencies"] = event.get("latencies") or {}
+        out["audio_url"] = event.get("audio_url")
     return out

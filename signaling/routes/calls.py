@@ -18,6 +18,7 @@ from agent.errors import ModelUnavailableError, NotFoundError
 from db import queries
 from db.engine import unit_of_work
 from media.recording import parse_reference
+from signaling import live
 from signaling.deps import RuntimeDep
 from signaling.routes.auth import InterviewAccessDep, bearer_token
 from signaling.schemas import ErrorOut
@@ -90,7 +91,7 @@ async def turns(runtime: RuntimeDep, _: InterviewAccessDep, interview_id: uuid.U
             started_s=t.started_s,
             ended_s=t.ended_s,
             latencies=t.latencies,
-            audio_url=f"/api/interviews/{interview_id}/turns/{t.seq}/audio" if t.audio_path else None,
+            audio_url=live.audio_url(interview_id, t.seq) if t.audio_path else None,
         )
         for t in rows
     ]

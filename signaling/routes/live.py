@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import uuid
+from abc import ABC, abstractmethod
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -75,12 +76,14 @@ async def stream(websocket: WebSocket, interview: str | None = None, token: str 
     await _run(websocket, runtime, _InterviewerStream(runtime))
 
 
-class _Stream:
-    async def snapshot(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
+class _Stream(ABC):
+    """What one page is sent: a snapshot on connect, then its share of the pushed events."""
 
-    async def on_event(self, channel: str, event: dict[str, Any]) -> list[dict[str, Any]]:
-        raise NotImplementedError
+    @abstractmethod
+    async def snapshot(self) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def on_event(self, channel: str, event: dict[str, Any]) -> list[dict[str, Any]]: ...
 
     async def on_message(self, message: dict[str, Any]) -> list[dict[str, Any]]:
         return []
@@ -102,7 +105,7 @@ class _CandidateStream(_Stream):
         if channel != self._channel:
             return []
         if kind == "turn":
-            return [await live.live_turn(self._runtime, event, reviewer=False)]
+            return [live.live_turn(event, reviewer=False)]
         if kind in CANDIDATE_EVENTS:
             return [{k: v for k, v in event.items() if k in ("type", "reason", "message")}]
         return []  # scores and reports are the interviewer's
@@ -162,7 +165,7 @@ class _InterviewerStream(_Stream):
         if interview_id != self._watching:
             return out
         if kind == "turn":
-            out.append(await live.live_turn(self._runtime, event, reviewer=True))
+            out.append(live.live_turn(event, reviewer=True))
         else:
             out.append({**event, "interview_id": str(interview_id)})
         return out

@@ -232,11 +232,14 @@ async def test_interviewer_stream(server: str, runtime: Runtime, interview: dict
             {
                 "type": "turn",
                 "turn_id": turn_id,
+                "seq": seq,
                 "speaker": "candidate",
                 "kind": "answer",
                 "text": "I built the payments service.",
                 "question_index": 1,
+                "interrupted": False,
                 "latencies": {"stt_final_s": 0.2},
+                "audio_url": None,
             },
         )
         progress = await _next(ws)
