@@ -73,8 +73,9 @@ class SinkEvents:
     """
 
     def __init__(self, sink: AudioSink) -> None:
-        self._started: list[SegmentStarted] = []
-        self._finished: list[SegmentFinished] = []
+        # Callbacks the sink already had (an observer set by its owner) keep being called.
+        self._started: list[SegmentStarted] = [sink.on_segment_started] if sink.on_segment_started else []
+        self._finished: list[SegmentFinished] = [sink.on_segment_finished] if sink.on_segment_finished else []
         sink.on_segment_started = self._on_started
         sink.on_segment_finished = self._on_finished
 

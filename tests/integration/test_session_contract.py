@@ -1,5 +1,5 @@
 """The contract test: a real livekit ``AgentSession``, offline, on recorded speech, with the real
-models (Silero VAD, Whisper, Piper, SmolLM2) and a sink that plays in real time.
+models (Silero VAD, Whisper, Piper, SmolLM2) and the real outbound track, drained in real time.
 
 The glue relies on livekit-agents' semi-internal contracts (the audio output's playback events, the
 "stt" turn detection following our STT stream, the node overrides, the chat-history events); an
@@ -9,6 +9,7 @@ upgrade that breaks any of them fails here, loudly and within bounded time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from agent.models.registry import ModelRegistry
 from agent.session.runner import CLOUD_ENV, SessionModels, SessionOptions, run_interview
 from agent.session.state import InterviewPlan, MemoryStateStore
 from agent.session.turns import TurnRecord
-from tests.fakes import FakeAudioSink
+from media.outbound import PacedAudioTrack
 from tests.fixtures_paths import shared_fixture
 
 pytestmark = pytest.mark.slow
@@ -92,7 +93,15 @@ async def test_offline_session_on_recorded_speech(
     attempts = _guard_network(monkeypatch)
     clip = _load_clip()
 
-    sink = FakeAudioSink(autoplay=True)
+    # The real outbound track, drained at its own 20 ms pace as aiortc's sender would.
+    started: list[tuple[str, float]] = []
+    sink = PacedAudioTrack(on_segment_started=lambda segment, at: started.append((segment, at)))
+
+    async def sender() -> None:
+        while True:
+            await sink.recv()
+
+    sending = asyncio.create_task(sender())
     turns: list[TurnRecord] = []
     greeted = asyncio.Event()
     replied = asyncio.Event()
@@ -143,7 +152,10 @@ async def test_offline_session_on_recorded_speech(
             240,
         )
     finally:
-        await sink.aclose()
+        sending.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+        sink.stop()
 
     assert attempts == []
     assert outcome.reason == "input_ended", outcome.error
@@ -151,7 +163,7 @@ async def test_offline_session_on_recorded_speech(
     greeting = turns[0]
     assert greeting.kind == "greeting"
     assert greeting.text.endswith(PLAN.questions[0].text)
-    assert any(seg.startswith("reply-") for seg, _ in sink.started)
+    assert any(seg.startswith("reply-") for seg, _ in started)
     # The answer was transcribed.
     answers = [t for t in turns if t.speaker == "candidate"]
     assert len(answers) >= 1
