@@ -33,6 +33,7 @@ from agent.models.base import (
     TranscriptSegment,
     Vectors,
 )
+from agent.session.audio_io import AudioSink
 
 
 def _info(role: str, name: str) -> ModelInfo:
@@ -175,7 +176,7 @@ class FakeTTS(TextToSpeech):
             yield pcm[i : i + step]
 
 
-class FakeAudioSink:
+class FakeAudioSink(AudioSink):
     """The outbound track's contract (``agent.session.audio_io.AudioSink``) without aiortc.
 
     Segments play in push order, one 20 ms frame (960 samples at 48 kHz) at a time; a frame is taken
