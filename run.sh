@@ -3,6 +3,8 @@
 #   ./run.sh serve            install what is missing, then start the server on embedded Postgres/Redis
 #   ./run.sh test [ARGS]      install what is missing (test tools too), then lint, type-check and run
 #                             the whole test suite (ARGS go to pytest)
+#   ./run.sh freeze           rewrite constraints.txt from the virtualenv (after a deliberate upgrade);
+#                             refuses a package installed from a file or URL
 #   ./run.sh <command> ...    any other `interview` command (ingest, models, migrate, --help)
 # Installing is idempotent and quick when nothing changed: a stamp of pyproject.toml's hash is kept
 # in the virtualenv.
@@ -41,7 +43,14 @@ ensure_system_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# Before pip reads any of them: every dependency must name a registry release, never a file, a path
+# or a URL that exists only on the machine that wrote it (it once broke every fresh install).
+check_dependency_files() {
+  "$PYTHON" tools/depguard.py
+}
+
 ensure_install() {
+  check_dependency_files
   ensure_system_packages
   local extras=$EXTRAS stamp
   stamp="$VENV/.installed-$( (cat pyproject.toml constraints.txt; echo "$extras") | sha256sum | cut -c1-16)"
@@ -92,8 +101,12 @@ case "$cmd" in
     shift
     run_tests "$@"
     ;;
+  freeze)
+    ensure_install
+    "$VENV/bin/python" -m pip freeze --exclude-editable | "$PYTHON" tools/depguard.py --freeze constraints.txt
+    ;;
   help|-h|--help)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
     ensure_install
