@@ -54,8 +54,11 @@ _ROLE_EN = re.compile(r"\b(?:" + "|".join(_ROLE_WORDS_EN) + r")s?\b", re.IGNOREC
 _ROLE_KO = re.compile("|".join(_ROLE_WORDS_KO) + r"|\bP[MO]\b")
 _ROLE_LABEL = re.compile(
     r"^\s*(?:target\s+(?:role|position)|desired\s+(?:role|position)|position(?:\s+applied(?:\s+for)?)?"
-    r"|applying\s+for|job\s+title|role|지원\s*직무|지원\s*분야|지원\s*포지션|희망\s*직무|희망\s*직종"
-    r"|희망\s*포지션|지원\s*부문)\s*[:：]\s*(\S.{0,80})$",
+    r"|applying\s+for|job\s+title|role"
+    # Korean forms label the role many ways: 지원 직무, 희망 직무, 지원 분야, 모집 부문, 직무 alone.
+    r"|(?:지원|희망|모집|관심)\s*(?:직무|분야|직종|포지션|부문|업무)|직\s*무|포지션)"
+    # "지원 직무 : 보안", "지원 포지션 - 백엔드"; a table row has only spaces ("지원 분야   보안 관제").
+    r"\s*(?:[:：]|\s[-–—]\s|(?<=[가-힣])\s{2,}|\t)\s*(\S.{0,80})$",
     re.IGNORECASE,
 )
 # "Seeking a challenging role as a Front-End Developer where ..." -> "Front-End Developer".
@@ -70,7 +73,16 @@ _ROLE_WITH = re.compile(
 
 _SEGMENT_SEP = re.compile(r"\s*[|•·]\s*|\s+[/—–-]\s+|\t|\s{3,}")
 _CREDENTIALS = re.compile(r",\s*(?:Ph\.?D|MBA|M\.?Sc?|B\.?Sc?|CPA|P\.?E|M\.?D|CFA|PMP)\.?$")
-_NAME_LABEL = re.compile(r"^\s*(?:name|full\s+name|이름|성명)\s*[:：]\s*(.+)$", re.IGNORECASE)
+_NAME_LABEL = re.compile(
+    r"^\s*(?:name|full\s+name|이\s*름|성\s*명|성\s*함|한글\s*(?:이름|성명))\s*(?:[:：]\s*|(?<=[가-힣])\s+(?=[가-힣]))(.+)$",
+    re.IGNORECASE,
+)
+# Where a labelled value stops: the next field of a form row ("이름: 홍길동 | 연락처: 010-...",
+# "성명 홍길동 생년월일 1990.01.01").
+_FIELD_END = re.compile(
+    r"\s*[|•·/\t]\s*|\s{2,}|\s+(?=[가-힣A-Za-z ]{1,12}\s*[:：])"
+    r"|\s+(?=생년월일|연락처|전화|휴대폰|이메일|주소|나이)"
+)
 _NAME_PARTICLES = frozenset({"van", "von", "de", "der", "den", "da", "di", "del", "la", "le", "bin", "al"})
 _NAME_KO = re.compile(r"^[가-힣](?: ?[가-힣]){1,3}$")
 _NOT_NAMES = frozenset(
@@ -228,14 +240,24 @@ def _name_from_line(line: str) -> str | None:
     return line.title() if line.isupper() else line
 
 
+def _spaced_korean_name(value: str) -> str | None:
+    """ "김 철 수" (a form that spaces out each syllable) as "김철수"."""
+    joined = value.replace(" ", "")
+    if " " in value and re.fullmatch(r"[가-힣]{2,4}", joined) and joined not in _NOT_NAMES:
+        return joined
+    return None
+
+
 def _find_name(header: str) -> tuple[str | None, list[str]]:
     """(name, what follows it: the rest of its line, then the next line) from the header."""
     lines = [line.strip() for line in header.splitlines() if line.strip()]
     for index, line in enumerate(lines[:10]):
         labelled = _NAME_LABEL.match(line)
         if labelled:
-            value = labelled.group(1).strip()
-            return (_name_from_line(value) or value[:60]), lines[index + 1 : index + 2]
+            value = _FIELD_END.split(labelled.group(1).strip(), maxsplit=1)[0].strip()
+            name = _spaced_korean_name(value) or _name_from_line(value)
+            if name:
+                return name, lines[index + 1 : index + 2]
     for index, line in enumerate(lines[:6]):
         # "홍길동 | 백엔드 개발자" or "Jane Park — Data Engineer": the name is the first segment.
         segments = [seg for seg in _SEGMENT_SEP.split(line) if seg]

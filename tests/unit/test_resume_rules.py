@@ -77,6 +77,14 @@ def test_nothing_found_is_none_or_empty() -> None:
         ("남궁민수\n", "남궁민수"),
         ("홍길동 (Hong Gildong)\n", "홍길동"),
         ("이력서\n성명: 김지은\n", "김지은"),
+        ("이력서\n이름: 홍길동\n지원 직무: 백엔드 개발자\n", "홍길동"),
+        ("이름 : 홍길동 (洪吉童)\n", "홍길동"),
+        # A form row: the value stops at the next field.
+        ("인적사항\n이름: 홍길동 | 연락처: 010-1234-5678 | 이메일: hong@example.com\n", "홍길동"),
+        ("입사지원서\n성명 홍길동 생년월일 1990.01.01\n", "홍길동"),
+        ("성 명 : 김 철 수\n", "김철수"),
+        ("성함: 이영희\n", "이영희"),
+        ("Name: 홍길동\n", "홍길동"),
         ("Curriculum Vitae\nName: Sam Rivera\n", "Sam Rivera"),
         ("RESUME\n\nSam Rivera\n", "Sam Rivera"),
         ("jane@example.com | 010-1234-5678\nJane Park\n", "Jane Park"),
@@ -98,6 +106,7 @@ def test_name(text: str, name: str) -> None:
         "이력서\n",
         "jane@example.com\n",
         "Experienced Backend Engineer At Scale\n",
+        "이름: 010-1234-5678\n",  # a label with no name after it is no name
     ],
 )
 def test_no_credible_name(text: str) -> None:
@@ -115,6 +124,13 @@ def test_no_credible_name(text: str) -> None:
         ("Jane Park\nDesired position: QA Lead\n", "QA Lead"),
         ("김지은\n지원 직무 : 보안엔지니어\n", "보안엔지니어"),
         ("김지은\n희망 직무: 백엔드 개발\n", "백엔드 개발"),
+        ("이름: 홍길동\n지원 분야: 보안 관제\n", "보안 관제"),
+        ("홍길동\n희망직무 : 프론트엔드 개발\n", "프론트엔드 개발"),
+        ("홍길동\n지원부문: 서버 개발\n", "서버 개발"),
+        ("홍길동\n모집 분야: 데이터 분석\n", "데이터 분석"),
+        ("홍길동\n지원 포지션 - 백엔드\n", "백엔드"),
+        ("홍길동\n직무: 백엔드 개발자\n", "백엔드 개발자"),
+        ("입사지원서\n성명  홍길동\n지원 분야   보안 관제\n", "보안 관제"),
         ("Barry Allen\nFront-End Developer\nGoogle HQ\n", "Front-End Developer"),
         ("JANE SMITH\nData Scientist | jane@x.com | New York, NY\n", "Data Scientist"),
         ("김지은\n백엔드 개발자\njieun@example.com\n", "백엔드 개발자"),
