@@ -22,6 +22,8 @@ log() { printf '\033[1m[run]\033[0m %s\n' "$*" >&2; }
 EXTRAS=dev,st   # one install for serve and test: switching commands never reinstalls
 
 SYSTEM_PACKAGES="espeak-ng"   # Korean TTS fallback voice
+# llama-cpp-python compiles llama.cpp from source: a C/C++ toolchain and CMake.
+SYSTEM_PACKAGES="$SYSTEM_PACKAGES build-essential cmake"
 # The browser tests: Debian's Chromium (driven by playwright, no browser download), and iproute2 for
 # the private network namespace they run in (util-linux's unshare is always there).
 SYSTEM_PACKAGES="$SYSTEM_PACKAGES chromium iproute2"
