@@ -252,9 +252,8 @@ def test_pdf_round_trip() -> None:
 
 
 def test_korean_pdf_round_trip() -> None:
+    # No skip when the Hangul does not come back: losing it is exactly the failure this test is for.
     doc = extract(make_pdf([KO_LINES], korean=True), "이력서.pdf")
-    if "김지은" not in doc.text:
-        pytest.skip(f"pypdf did not map the HYSMyeongJo CID font back to Unicode: {doc.text[:40]!r}")
     assert doc.text.splitlines() == KO_LINES
     assert detect_language(doc.text) == "ko"
 
