@@ -33,8 +33,10 @@ from media.inbound import InboundAudio
 from media.outbound import PacedAudioTrack
 from media.recording import CallRecording
 from signaling import live, metrics
+from signaling.outbox import RetryPolicy, RoomOutbox
 from signaling.runtime import Runtime
 from signaling.sdp import validate_offer
+from signaling.turn_store import insert_turn_once
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,18 @@ EndHook = Callable[[uuid.UUID], None]
 
 
 class PgStateStore:
-    """Interview progress in ``interviews`` (state, current_question, followup_used)."""
+    """Interview progress in ``interviews`` (state, current_question, followup_used).
 
-    def __init__(self, runtime: Runtime, interview_id: uuid.UUID) -> None:
+    With an outbox, :meth:`save` queues the write (retried, in order with the room's turns, only the
+    newest of several pending saves written) and returns at once, so a database outage never reaches
+    the session; without one it writes directly."""
+
+    def __init__(
+        self, runtime: Runtime, interview_id: uuid.UUID, *, outbox: RoomOutbox | None = None
+    ) -> None:
         self._runtime = runtime
         self._id = interview_id
+        self._outbox = outbox
 
     async def load(self) -> InterviewState | None:
         async with unit_of_work(self._runtime.sessions) as session:
@@ -60,6 +69,13 @@ class PgStateStore:
         return InterviewState(row.current_question, row.followup_used, status)  # type: ignore[arg-type]
 
     async def save(self, state: InterviewState) -> None:
+        if self._outbox is None:
+            await self.write(state)
+            return
+        label = f"state {state.status} q{state.question_index}"
+        self._outbox.put("state", label, lambda: self.write(state), coalesce="state")
+
+    async def write(self, state: InterviewState) -> None:
         async with unit_of_work(self._runtime.sessions) as session:
             await queries.save_progress(
                 session,
@@ -82,6 +98,8 @@ class Room:
     task: asyncio.Task[InterviewOutcome | None] | None = None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     recording: CallRecording | None = None
+    outbox: RoomOutbox | None = None
+    """The room's turn and state writes, in order and retried (made when the session starts)."""
 
     def send_event(self, event: dict[str, Any]) -> None:
         if self.channel is not None and self.channel.readyState == "open":
@@ -223,9 +241,12 @@ class CallManager:
             min_silence_s=settings.vad_min_silence_s, ack=settings.acknowledge, follow_ups=follow_ups
         )
 
-        async def on_turn(record: TurnRecord) -> None:
-            await self._persist_turn(room, record)
+        outbox = room.outbox = self._open_outbox(room)
 
+        def on_turn(record: TurnRecord) -> None:
+            self._persist_turn(room, outbox, record)
+
+        outcome: InterviewOutcome | None = None
         try:
             outcome = await run_interview(
                 audio_in=_Samples(inbound),
@@ -234,7 +255,7 @@ class CallManager:
                 models=SessionModels(
                     stt=self._models.stt_for(plan.language), tts=self._models.tts, llm=self._models.llm
                 ),
-                state_store=PgStateStore(self._runtime, room.interview_id),
+                state_store=PgStateStore(self._runtime, room.interview_id, outbox=outbox),
                 on_turn=on_turn,
                 options=options,
                 speech_cache=self._runtime.tts_cache,
@@ -242,6 +263,10 @@ class CallManager:
             )
         except Exception:
             log.exception("interview %s session failed", room.interview_id)
+        # Every turn and the last state stored (or given up, with an error event) before the end is
+        # handled: the report is built from what Postgres holds.
+        await outbox.flush()
+        if outcome is None:
             metrics.CALLS.labels("error").inc()
             message = "the interviewer hit an error; rejoin to continue"
             await self._emit(room, {"type": "error", "message": message})
@@ -254,30 +279,53 @@ class CallManager:
                 self._on_end(room.interview_id)
         return outcome
 
-    async def _persist_turn(self, room: Room, record: TurnRecord) -> None:
-        # Written the moment the turn ends: a crash later loses nothing said before it.
+    def _open_outbox(self, room: Room) -> RoomOutbox:
+        async def lost(kind: str, label: str, error: BaseException) -> None:
+            what = "an answer or question" if kind == "turn" else "the interview's progress"
+            message = f"could not save {what} ({label}) after retrying: {type(error).__name__}"
+            await self._emit(room, {"type": "error", "scope": "storage", "kind": kind, "message": message})
+
+        policy = RetryPolicy(budget_s=self._runtime.settings.write_retry_budget_s)
+        return RoomOutbox(f"interview {room.interview_id}", policy=policy, on_failed=lost)
+
+    def _persist_turn(self, room: Room, outbox: RoomOutbox, record: TurnRecord) -> None:
+        """Queue the turn the moment it ends; its event and scoring follow once it is stored."""
         question_id = (
             room.questions[record.question_index]
             if 0 <= record.question_index < len(room.questions)
             else None
         )
-        async with unit_of_work(self._runtime.sessions) as session:
-            row = await queries.add_turn(
-                session,
-                interview_id=room.interview_id,
-                question_id=question_id,
-                speaker=record.speaker,
-                text_=record.text,
-                started_s=record.started_s,
-                ended_s=record.ended_s,
-                latencies={**record.latencies, "kind": record.kind, "interrupted": record.interrupted},
-                audio_path=(
-                    room.recording.reference(record.speaker, record.started_s, record.ended_s)
-                    if room.recording is not None
-                    else None
-                ),
-            )
-            turn_id, seq, recorded = row.id, row.seq, row.audio_path is not None
+        audio_path = (
+            room.recording.reference(record.speaker, record.started_s, record.ended_s)
+            if room.recording is not None
+            else None
+        )
+        turn_id = uuid.uuid4()  # chosen once: a retried insert finds its row instead of adding one
+
+        async def write() -> tuple[uuid.UUID, int, bool]:
+            async with unit_of_work(self._runtime.sessions) as session:
+                row = await insert_turn_once(
+                    session,
+                    turn_id=turn_id,
+                    interview_id=room.interview_id,
+                    question_id=question_id,
+                    speaker=record.speaker,
+                    text_=record.text,
+                    started_s=record.started_s,
+                    ended_s=record.ended_s,
+                    latencies={**record.latencies, "kind": record.kind, "interrupted": record.interrupted},
+                    audio_path=audio_path,
+                )
+                return row.id, row.seq, row.audio_path is not None
+
+        async def stored(row: tuple[uuid.UUID, int, bool]) -> None:
+            await self._turn_stored(room, record, *row)
+
+        outbox.put("turn", f"turn {record.seq} ({record.speaker})", write, after=stored)
+
+    async def _turn_stored(
+        self, room: Room, record: TurnRecord, turn_id: uuid.UUID, seq: int, recorded: bool
+    ) -> None:
         metrics.observe_turn(record.speaker, {k.removesuffix("_s"): v for k, v in record.latencies.items()})
         await self._emit(
             room,
@@ -336,6 +384,10 @@ class CallManager:
                     await room.task
             except Exception:
                 log.exception("interview %s session ended with an error", room.interview_id)
+        if room.outbox is not None:
+            # A session cancelled mid-way has not flushed: its writes still land before a rejoin's
+            # session reads the state back.
+            await room.outbox.aclose()
         room.outbound.stop()
         await room.pc.close()
         if room.recording is not None:

@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     """Record both sides of every call to ``data_dir/recordings``; turn rows point into the files."""
     acknowledge: bool = True
     """Play a short pre-synthesized acknowledgement ("Thank you.") the moment an answer ends."""
+    write_retry_budget_s: float = Field(default=120.0, ge=0)
+    """How long a call keeps retrying its turn and state writes through a database outage before it
+    gives them up (with an error event to the room and its watchers)."""
+    abandoned_grace_s: float = Field(default=900.0, gt=0)
+    """A ``live`` interview with no call for this long is finalized (marked ended, its report
+    written). Long enough for a candidate whose connection dropped to rejoin and go on."""
+    sweep_interval_s: float = Field(default=60.0, gt=0)
+    """How often the server looks for abandoned interviews."""
+
 
     # Evaluation (Celery workers on the same Redis)
     evaluation: bool = True

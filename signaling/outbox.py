@@ -1,0 +1,237 @@
+"""A room's writes to Postgres, in order and retried: the turns and state saves of one live call.
+
+Before this, a turn whose insert failed was logged and dropped (its transcript line, recording link,
+live event and scoring with it), and a failed state save left ``live`` on an ended interview. Now a
+call hands each write to its room's :class:`RoomOutbox` and goes on at once; one task per room
+drains the queue in order, retrying a write that can succeed later (the database restarting, a
+dropped connection) with exponential backoff and jitter. The retry budget counts from the first
+failure of an outage, not per write: once an outage outlasts it, each queued write gets one more try
+and is then given up (``on_failed`` is told, which sends the room an error event), so a long outage
+cannot hold a closing room for the budget times its queue length. Writes that cannot succeed by
+retrying (a constraint, a bug) are given up at once.
+
+Writes must be idempotent: a commit whose acknowledgement was lost is retried. Turns are (each
+carries its row id, chosen before the first try); state saves are (they set absolute values). A
+write with a ``coalesce`` key is skipped when a later one with the same key is already queued: after
+an outage only the newest state is written, still after the turns queued before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import exc as sa_exc
+
+log = logging.getLogger(__name__)
+
+OUTBOX_WRITES = Counter(
+    "interviewer_outbox_writes_total",
+    "Room writes (turns, state saves) by outcome: queued, stored, retried (one per failed try), "
+    "coalesced (superseded by a newer save), failed (given up)",
+    ["kind", "outcome"],
+)
+
+# SQLSTATE classes worth retrying: connection exception, insufficient resources, operator
+# intervention (admin shutdown, "the database system is starting up"), transaction rollback
+# (serialization failure, deadlock).
+_RETRYABLE_SQLSTATE_CLASSES = ("08", "53", "57", "40")
+
+Failed = Callable[[str, str, BaseException], Awaitable[None]]
+"""Told ``(kind, label, error)`` when a write is given up."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    first_delay_s: float = 0.2
+    """Wait after the first failure; doubled after each next one."""
+    max_delay_s: float = 5.0
+    """Longest wait between two tries (a restarted database is noticed within this)."""
+    budget_s: float = 120.0
+    """How long an outage may last before queued writes are given up. Embedded Postgres restarts in
+    a few seconds and a managed one fails over in tens; two minutes covers both with margin."""
+
+    def __post_init__(self) -> None:
+        if self.first_delay_s <= 0 or self.max_delay_s < self.first_delay_s:
+            raise ValueError("need 0 < first_delay_s <= max_delay_s")
+        if self.budget_s < 0:
+            raise ValueError("budget_s must not be negative")
+
+    def delays(self) -> Iterator[float]:
+        """Backoff with jitter, so the rooms of one server do not retry in lock-step."""
+        delay = self.first_delay_s
+        while True:
+            yield delay * random.uniform(0.5, 1.0)
+            delay = min(delay * 2, self.max_delay_s)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether trying the same write again can succeed: the database unreachable, restarting or
+    shutting down, the pool exhausted, a dropped connection; not a constraint or a bug."""
+    if isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError | sa_exc.DisconnectionError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+            return True
+        state = _sqlstate(error)
+        return state is not None and state.startswith(_RETRYABLE_SQLSTATE_CLASSES)
+    # asyncpg's own errors when they are not wrapped (a connect that fails inside the pool).
+    state = getattr(error, "sqlstate", None)
+    if isinstance(state, str):
+        return state.startswith(_RETRYABLE_SQLSTATE_CLASSES)
+    return type(error).__module__.startswith("asyncpg") and "Connection" in type(error).__name__
+
+
+def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
+    for candidate in (error.orig, getattr(error.orig, "__cause__", None)):
+        for attr in ("sqlstate", "pgcode"):
+            value = getattr(candidate, attr, None)
+            if isinstance(value, str):
+                return value
+    return None
+
+
+@dataclass(slots=True)
+class _Write:
+    kind: str
+    label: str
+    write: Callable[[], Awaitable[Any]]
+    after: Callable[[Any], Awaitable[None]] | None
+    coalesce: str | None
+
+
+class RoomOutbox:
+    """One room's ordered writes. :meth:`put` never blocks or raises; :meth:`flush` waits until all
+    queued writes are stored or given up."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        policy: RetryPolicy = RetryPolicy(),
+        on_failed: Failed | None = None,
+        retryable: Callable[[BaseException], bool] = is_retryable,
+    ) -> None:
+        self.name = name
+        self._policy = policy
+        self._on_failed = on_failed
+        self._retryable = retryable
+        self._queue: collections.deque[_Write] = collections.deque()
+        self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._failing_since: float | None = None
+        self._closed = False
+        self.stored = 0
+        self.failed = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def put(
+        self,
+        kind: str,
+        label: str,
+        write: Callable[[], Awaitable[Any]],
+        *,
+        after: Callable[[Any], Awaitable[None]] | None = None,
+        coalesce: str | None = None,
+    ) -> None:
+        """Queue ``write`` (idempotent; retried); ``after`` gets its result once, when it is stored
+        (events, hooks: never retried, their errors are logged)."""
+        if self._closed:
+            raise RuntimeError(f"outbox {self.name} is closed")
+        self._queue.append(_Write(kind, label, write, after, coalesce))
+        OUTBOX_WRITES.labels(kind, "queued").inc()
+        self._idle.clear()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._drain(), name=f"outbox {self.name}")
+
+    async def flush(self) -> None:
+        await self._idle.wait()
+
+    async def aclose(self) -> None:
+        """Flush, then refuse new writes."""
+        await self.flush()
+        self._closed = True
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                item = self._queue[0]
+                if item.coalesce is not None and any(
+                    later.coalesce == item.coalesce for later in list(self._queue)[1:]
+                ):
+                    OUTBOX_WRITES.labels(item.kind, "coalesced").inc()
+                else:
+                    await self._deliver(item)
+                self._queue.popleft()
+        finally:
+            self._task = None
+            if self._queue:  # cancelled mid-way: what is left is lost, and said to be
+                log.error("outbox %s stopped with %d writes unsent", self.name, len(self._queue))
+                self._queue.clear()
+            self._idle.set()
+
+    async def _deliver(self, item: _Write) -> None:
+        delays = self._policy.delays()
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                result = await item.write()
+            except Exception as exc:
+                now = time.monotonic()
+                if self._failing_since is None:
+                    self._failing_since = now
+                delay = next(delays)
+                outage_s = now - self._failing_since
+                if not self._retryable(exc) or outage_s + delay > self._policy.budget_s:
+                    await self._give_up(item, exc, tries, outage_s)
+                    return
+                OUTBOX_WRITES.labels(item.kind, "retried").inc()
+                if tries == 1:
+                    log.warning("outbox %s: %s failed (%s); retrying", self.name, item.label, _brief(exc))
+                await asyncio.sleep(delay)
+                continue
+            if tries > 1:
+                log.info("outbox %s: %s stored after %d tries", self.name, item.label, tries)
+            self._failing_since = None
+            self.stored += 1
+            OUTBOX_WRITES.labels(item.kind, "stored").inc()
+            if item.after is not None:
+                try:
+                    await item.after(result)
+                except Exception:
+                    log.exception("outbox %s: after %s stored", self.name, item.label)
+            return
+
+    async def _give_up(self, item: _Write, exc: Exception, tries: int, outage_s: float) -> None:
+        self.failed += 1
+        OUTBOX_WRITES.labels(item.kind, "failed").inc()
+        log.error(
+            "outbox %s: %s given up after %d tries over %.1f s: %s",
+            self.name,
+            item.label,
+            tries,
+            outage_s,
+            _brief(exc),
+            exc_info=not self._retryable(exc),
+        )
+        if self._on_failed is not None:
+            try:
+                await self._on_failed(item.kind, item.label, exc)
+            except Exception:
+                log.exception("outbox %s: reporting the lost %s", self.name, item.label)
+
+
+def _brief(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

@@ -1,0 +1,148 @@
+"""The room outbox: order, retries, coalesced state saves, giving up (with a report) and the
+retry-or-not decision. The writes are scripted callables: the outbox takes nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+from sqlalchemy import exc as sa_exc
+
+from signaling.outbox import RetryPolicy, RoomOutbox, is_retryable
+
+FAST = RetryPolicy(first_delay_s=0.001, max_delay_s=0.004, budget_s=60.0)
+
+
+class _Down(sa_exc.OperationalError):
+    def __init__(self) -> None:
+        super().__init__("INSERT ...", {}, ConnectionRefusedError("connection refused"))
+
+
+class Database:
+    """Stores values; fails the next ``outage`` tries with a connection error."""
+
+    def __init__(self, outage: int = 0) -> None:
+        self.rows: list[str] = []
+        self.tries: list[str] = []
+        self.outage = outage
+
+    def writer(self, value: str) -> Callable[[], Awaitable[str]]:
+        async def write() -> str:
+            self.tries.append(value)
+            if self.outage > 0:
+                self.outage -= 1
+                raise _Down()
+            self.rows.append(value)
+            return value
+
+        return write
+
+
+async def test_writes_land_in_order_after_an_outage() -> None:
+    db = Database(outage=5)
+    announced: list[str] = []
+
+    async def after(value: str) -> None:
+        announced.append(value)
+
+    box = RoomOutbox("t", policy=FAST)
+    for value in ("a", "b", "c"):
+        box.put("turn", value, db.writer(value), after=after)
+    await box.flush()
+    assert db.rows == ["a", "b", "c"]
+    assert announced == ["a", "b", "c"]  # once each, after the write
+    assert db.tries == ["a"] * 6 + ["b", "c"]  # nothing overtook the failing write
+    assert (box.stored, box.failed, box.pending) == (3, 0, 0)
+
+
+async def test_only_the_newest_queued_state_is_written_and_in_its_place() -> None:
+    db = Database()
+    gate = asyncio.Event()
+
+    async def blocked() -> None:
+        await gate.wait()
+        db.rows.append("turn 0")
+
+    box = RoomOutbox("t", policy=FAST)
+    box.put("turn", "turn 0", blocked)
+    box.put("state", "s1", db.writer("state 1"), coalesce="state")
+    box.put("turn", "turn 1", db.writer("turn 1"))
+    box.put("state", "s2", db.writer("state 2"), coalesce="state")
+    box.put("state", "s3", db.writer("state 3"), coalesce="state")
+    gate.set()
+    await box.flush()
+    assert db.rows == ["turn 0", "turn 1", "state 3"]
+
+
+async def test_a_write_that_cannot_succeed_is_given_up_at_once_and_reported() -> None:
+    db = Database()
+    lost: list[tuple[str, str, str]] = []
+
+    async def broken() -> None:
+        db.tries.append("bad")
+        raise sa_exc.IntegrityError("INSERT ...", {}, ValueError("duplicate key"))
+
+    async def on_failed(kind: str, label: str, error: BaseException) -> None:
+        lost.append((kind, label, type(error).__name__))
+
+    box = RoomOutbox("t", policy=FAST, on_failed=on_failed)
+    box.put("turn", "bad", broken)
+    box.put("turn", "good", db.writer("good"))
+    await box.flush()
+    assert db.tries == ["bad", "good"]
+    assert lost == [("turn", "bad", "IntegrityError")]
+    assert db.rows == ["good"]
+    assert (box.stored, box.failed) == (1, 1)
+
+
+async def test_after_the_budget_each_queued_write_gets_one_try_then_later_ones_succeed() -> None:
+    db = Database(outage=10_000)
+    lost: list[str] = []
+
+    async def on_failed(kind: str, label: str, error: BaseException) -> None:
+        lost.append(label)
+
+    box = RoomOutbox(
+        "t", policy=RetryPolicy(first_delay_s=0.001, max_delay_s=0.002, budget_s=0.02), on_failed=on_failed
+    )
+    for value in ("a", "b", "c"):
+        box.put("turn", value, db.writer(value))
+    await box.flush()
+    assert lost == ["a", "b", "c"]
+    assert db.tries.count("a") > 1
+    assert db.tries.count("b") == db.tries.count("c") == 1  # the outage already outlasted the budget
+
+    db.outage = 0  # the database is back: the outage clock restarts with the next failure
+    box.put("turn", "d", db.writer("d"))
+    await box.flush()
+    assert db.rows == ["d"]
+
+
+async def test_a_closed_outbox_refuses_writes() -> None:
+    box = RoomOutbox("t", policy=FAST)
+    await box.aclose()
+    with pytest.raises(RuntimeError):
+        box.put("turn", "late", Database().writer("late"))
+
+
+def test_which_errors_are_retried() -> None:
+    assert is_retryable(_Down())
+    assert is_retryable(ConnectionRefusedError())
+    assert is_retryable(TimeoutError())
+    assert is_retryable(sa_exc.TimeoutError("pool exhausted"))
+    assert not is_retryable(sa_exc.IntegrityError("INSERT", {}, ValueError("duplicate key")))
+    assert not is_retryable(sa_exc.DataError("INSERT", {}, ValueError("integer out of range")))
+    assert not is_retryable(TypeError("bug"))
+
+
+def test_policy_is_checked_and_backs_off_to_its_ceiling() -> None:
+    with pytest.raises(ValueError, match="first_delay_s"):
+        RetryPolicy(first_delay_s=0)
+    with pytest.raises(ValueError, match="max_delay_s"):
+        RetryPolicy(first_delay_s=2, max_delay_s=1)
+    delays = RetryPolicy(first_delay_s=0.1, max_delay_s=0.8).delays()
+    values = [next(delays) for _ in range(8)]
+    assert all(0.05 <= v <= 0.8 for v in values)
+    assert max(values[5:]) > 0.3
+    assert values[0] <= 0.1
