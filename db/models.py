@@ -84,7 +84,7 @@ class Interview(Base):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     resume_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("resumes.id", ondelete="CASCADE"), index=True)
-    state: Mapped[str] = mapped_column(String(16), default="planned")
+    state: Mapped[str] = mapped_column(String(16), default="planned", index=True)
     language: Mapped[str] = mapped_column(String(8))
     target_role: Mapped[str | None] = mapped_column(String(200))
     """Copied from the resume at creation (the resume is the source of truth)."""
@@ -153,6 +153,10 @@ class Evaluation(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     worker: Mapped[str | None] = mapped_column(String(200))
     """``host:pid`` of the last attempt."""
+    last_seq: Mapped[int | None] = mapped_column(Integer)
+    """The answer's version scored: the ``seq`` of its last turn then (None: a row from before
+    answers were grouped, read as a one-turn answer). ``turn_id`` is the answer's first turn."""
+    turn_count: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -31,6 +31,9 @@ def create_celery(redis_url: str) -> Any:
         accept_content=["json"],
         result_expires=6 * 3600,
         broker_connection_retry_on_startup=True,
+        # Retry a lost broker for ever (Celery gives up after 100 tries by default and the worker
+        # exits): a Redis restart or a long outage must not need someone to restart the workers.
+        broker_connection_max_retries=None,
         # Loading the models in a new pool process takes ~1 s, more on a busy machine.
         worker_proc_alive_timeout=120.0,
         worker_hijack_root_logger=False,

@@ -43,8 +43,12 @@ class ScoringOptions:
     llm_max_tokens: int = 96
     llm_languages: tuple[str, ...] = ("en",)
     """Answers in other languages are scored from features only: the shipped LLM reads no Korean."""
-    max_answer_chars: int = 8_000
-    """About ten minutes of speech. Longer text is recorded as a failed answer with the reason."""
+    max_answer_chars: int = 100_000
+    """Over an hour of speech: longer text is not an answer (recorded as failed with the reason)."""
+    window_chars: int = 1_500
+    """What the embedder and the LLM read of a long answer (a monologue of minutes): its first and
+    last halves of this, so their cost is bounded whatever the length; the measured features
+    (length, rate, structure, fillers) still read it all."""
     bank_threshold: float = 75.0
     """Answers scoring above this (0-100) go to the answer bank."""
     bank_duplicate_cosine: float = 0.95
@@ -54,6 +58,8 @@ class ScoringOptions:
             raise ValueError("llm_weight must be within [0, 1]")
         if self.max_answer_chars < 1 or self.llm_max_tokens < 8:
             raise ValueError("max_answer_chars must be positive and llm_max_tokens at least 8")
+        if self.window_chars < 200:
+            raise ValueError("window_chars must be at least 200")
         if not 0.0 < self.bank_duplicate_cosine <= 1.0:
             raise ValueError("bank_duplicate_cosine must be within (0, 1]")
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent.models.registry import ModelRegistry
@@ -89,7 +90,8 @@ def init_process(config: WorkerConfig) -> WorkerProcess:
     )
     try:
         loop.run_until_complete(redis.publish(READY_CHANNEL, name))
-    except OSError as exc:  # only the readiness notice is lost; tasks still run
+    except (OSError, RedisError) as exc:  # only the readiness notice is lost; tasks still run
+        # (redis-py's ConnectionError is not an OSError: catching OSError alone killed the process)
         log.warning("could not announce worker %s: %s", name, exc)
     log.info("evaluation worker process %s ready (%s)", name, ", ".join(i.name for i in models.loaded()))
     return _current

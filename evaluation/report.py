@@ -8,6 +8,8 @@ import statistics
 from collections import Counter
 from typing import Any
 
+from db.models import Evaluation
+from evaluation.answers import Answer
 from evaluation.feedback import STRONG, WEAK, text_for
 from evaluation.rubric import COMPETENCIES
 from evaluation.store import ReportInputs
@@ -35,42 +37,17 @@ def stage_timings(latencies: list[dict[str, Any]]) -> dict[str, dict[str, float]
 
 
 def build_report(inputs: ReportInputs) -> dict[str, Any]:
+    """The report over the interview's answers (``evaluation.answers``: consecutive candidate turns
+    for one question are one answer, scored once as a whole)."""
     interview = inputs.interview
     language = interview.language
     ko = language == "ko"
-    answers: list[dict[str, Any]] = []
-    asked = ""
-    for turn in inputs.turns:
-        if turn.speaker != "candidate":
-            asked = turn.text
-            continue
-        evaluation = inputs.evaluations.get(turn.id)
-        status = evaluation.status if evaluation is not None else "missing"
-        scores = evaluation.scores if evaluation is not None else {}
-        answers.append(
-            {
-                "turn_id": str(turn.id),
-                "seq": turn.seq,
-                "question": asked,
-                "answer": turn.text[:_ANSWER_CHARS],
-                "status": status,
-                "error": evaluation.error if evaluation is not None else "no evaluation was stored",
-                "attempts": evaluation.attempts if evaluation is not None else 0,
-                "overall": scores.get("overall"),
-                "competencies": scores.get("competencies", {}),
-                "evidence": scores.get("evidence", []),
-                "strengths": scores.get("strengths", []),
-                "improvements": scores.get("improvements", []),
-                "llm": scores.get("llm", {}),
-                "models": scores.get("models", {}),
-                "features": evaluation.features if evaluation is not None else {},
-            }
-        )
+    answers = [_answer_entry(a, inputs.evaluations) for a in inputs.answers]
     done = [a for a in answers if a["status"] == "done"]
     failed = [
         {"turn_id": a["turn_id"], "seq": a["seq"], "error": a["error"]}
         for a in answers
-        if a["status"] != "done"
+        if a["status"] != "done" or not a["complete"]
     ]
     competencies = {
         name: round(statistics.fmean(a["competencies"][name] for a in done), 1) if done else None
@@ -98,6 +75,98 @@ def build_report(inputs: ReportInputs) -> dict[str, Any]:
     }
     report["summary"] = _summary(report, ko)
     return report
+
+
+def _evaluation_of(answer: Answer, evaluations: dict[Any, Evaluation]) -> Evaluation | None:
+    """The answer's evaluation: keyed by its first turn; for rows from before answers were grouped
+    (one per turn), the latest finished one of its turns."""
+    own = evaluations.get(answer.first.turn_id)
+    if own is not None:
+        return own
+    older = [evaluations[t.turn_id] for t in reversed(answer.turns) if t.turn_id in evaluations]
+    return next((e for e in older if e.status == "done"), older[0] if older else None)
+
+
+def _answer_entry(answer: Answer, evaluations: dict[Any, Evaluation]) -> dict[str, Any]:
+    evaluation = _evaluation_of(answer, evaluations)
+    status = evaluation.status if evaluation is not None else "missing"
+    scores = evaluation.scores if evaluation is not None else {}
+    covered = evaluation.last_seq if evaluation is not None else None
+    # A score of an earlier version (a turn joined and its re-score failed) does not cover it all.
+    complete = status == "done" and (covered is None or covered >= answer.last_seq)
+    error = evaluation.error if evaluation is not None else "no evaluation was stored"
+    if status == "running":
+        error = error or "scoring did not finish"
+    return {
+        "turn_id": str(answer.first.turn_id),
+        "answer_key": str(answer.key),
+        "question_index": answer.key.question_index,
+        "follow_up": answer.key.follow_up,
+        "seq": answer.first.seq,
+        "seqs": list(answer.seqs),
+        "parts": [
+            {
+                "turn_id": str(t.turn_id),
+                "seq": t.seq,
+                "text": _clip(t.text),
+            }
+            for t in answer.turns
+        ],
+        "question": answer.question,
+        "answer": _clip(answer.text),
+        "status": status,
+        "complete": complete,
+        "scored_seq": covered,
+        "error": None if complete else error,
+        "attempts": evaluation.attempts if evaluation is not None else 0,
+        "overall": scores.get("overall"),
+        "competencies": scores.get("competencies", {}),
+        "evidence": scores.get("evidence", []),
+        "strengths": scores.get("strengths", []),
+        "improvements": scores.get("improvements", []),
+        "llm": scores.get("llm", {}),
+        "models": scores.get("models", {}),
+        "features": evaluation.features if evaluation is not None else {},
+    }
+
+
+def _clip(text: str) -> str:
+    """The answer as the report shows it: its start, and its end when it is long (a monologue)."""
+    if len(text) <= _ANSWER_CHARS:
+        return text
+    half = _ANSWER_CHARS // 2
+    return f"{text[:half].rstrip()} … {text[-half:].lstrip()}"
+
+
+def fallback_report(
+    *, interview_id: Any, language: str, target_role: str | None, reason: str, answers_total: int
+) -> dict[str, Any]:
+    """The report written when the full one could not be built: every score unknown, and why."""
+    ko = language == "ko"
+    summary = (
+        f"보고서를 완성하지 못했습니다 (답변 {answers_total}개). 사유: {reason}"
+        if ko
+        else f"The report could not be completed ({answers_total} answer(s)). Reason: {reason}"
+    )
+    return {
+        "interview_id": str(interview_id),
+        "language": language,
+        "target_role": target_role,
+        "scale": "0-100",
+        "status": "partial",
+        "fallback": reason,
+        "overall": None,
+        "competencies": dict.fromkeys(COMPETENCIES),
+        "answers_total": answers_total,
+        "answers_scored": 0,
+        "answers_failed": [],
+        "strengths": [],
+        "improvements": [],
+        "answers": [],
+        "stage_timings": {},
+        "models": {"names": {}, "llm_rubric_used": 0, "llm_rubric_rejected": {}},
+        "summary": summary,
+    }
 
 
 def _overall_feedback(
@@ -175,6 +244,8 @@ def render_text(report: dict[str, Any]) -> str:
     role = report.get("target_role") or "-"
     lines = [f"interview  {report['interview_id']}  ({report['language']}, role: {role})"]
     lines.append(f"status     {report['status']}  scale {report['scale']}")
+    if report.get("fallback"):
+        lines.append(f"note       the full report could not be built: {report['fallback']}")
     lines.append(f"summary    {report['summary']}")
     lines.append("")
     lines.append("competency      score")
@@ -191,11 +262,13 @@ def render_text(report: dict[str, Any]) -> str:
                 lines.append(f'      "{item["evidence"]}"')
     lines.append("")
     lines.append("answers")
-    for a in report["answers"]:
+    for n, a in enumerate(report["answers"], 1):
         score = "failed" if a["status"] != "done" else f"{a['overall']:.0f}"
-        lines.append(f"  #{a['seq']:<3} {score:>6}  Q: {a['question'][:90]}")
-        lines.append(f"        A: {a['answer'][:110]}")
-        if a["status"] != "done":
+        parts = len(a.get("seqs") or [a["seq"]])
+        joined = f"  ({parts} turns)" if parts > 1 else ""
+        lines.append(f"  {n:>2}. {score:>6}  Q: {a['question'][:90]}")
+        lines.append(f"        A: {a['answer'][:110]}{joined}")
+        if a["status"] != "done" or not a.get("complete", True):
             lines.append(f"        reason: {a['error']}")
         for item in a["strengths"][:1]:
             lines.append(f"        + {item['text']}")

@@ -131,8 +131,9 @@ async def score_answer(
             f"answer of {len(item.answer)} characters exceeds the scoring limit of {options.max_answer_chars}"
         )
     answer = item.answer.strip()
-    quotes = feat.sentences(answer)[:24]
-    vectors = await embedder.embed([item.question, answer or " ", *quotes], "query")
+    window = scoring_window(answer, options.window_chars)
+    quotes = feat.sentences(window)[:24]
+    vectors = await embedder.embed([item.question, window or " ", *quotes], "query")
     q_vec, a_vec, s_vecs = vectors[0], vectors[1], vectors[2:]
     measured = feat.measure(answer, started_s=item.started_s, ended_s=item.ended_s, language=item.language)
     q_sim = round(float(a_vec @ q_vec), 4) if answer else 0.0
@@ -149,7 +150,7 @@ async def score_answer(
         outcome = await judge(
             llm,
             question=item.question,
-            answer=answer,
+            answer=window,
             target_role=item.target_role,
             max_tokens=options.llm_max_tokens,
         )
@@ -188,6 +189,17 @@ async def score_answer(
         models=models,
         embedding=a_vec,
     )
+
+
+def scoring_window(text: str, chars: int) -> str:
+    """The part of an answer the models read: all of it when short, else its opening (the
+    situation, the task) and its close (the result), cut at word boundaries."""
+    if len(text) <= chars:
+        return text
+    half = chars // 2
+    head = text[:half].rsplit(" ", 1)[0]
+    tail = text[-half:].split(" ", 1)[-1]
+    return f"{head} … {tail}"
 
 
 def _short(text: str, limit: int = 160) -> str:

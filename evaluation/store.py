@@ -1,6 +1,8 @@
 """Evaluation's reads and writes. Every write is an upsert on a unique key (``evaluations.turn_id``,
 ``reports.interview_id``, ``answer_bank.turn_id``): a retried, redelivered or late task rewrites its
-row and never adds a second one. Each function takes the caller's session (one unit of work)."""
+row and never adds a second one. Evaluations are per answer (``evaluation.answers``): keyed by the
+answer's first turn, with ``last_seq`` saying which version of the answer was scored. Each function
+takes the caller's session (one unit of work)."""
 
 from __future__ import annotations
 
@@ -11,18 +13,45 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Evaluation, Interview, Question, Report, Resume, ResumeChunk, Turn
+from evaluation.answers import Answer, TurnView, answer_by_seq, group_answers, view_of
 
 TERMINAL = ("done", "failed")
 
 
+async def interview_turns(session: AsyncSession, interview_id: uuid.UUID) -> list[TurnView]:
+    """Every turn of the interview as a grouping view, in ``seq`` order."""
+    query = (
+        select(Turn, Question.ord)
+        .outerjoin(Question, Question.id == Turn.question_id)
+        .where(Turn.interview_id == interview_id)
+        .order_by(Turn.seq)
+    )
+    return [_view(row[0], row[1]) for row in (await session.execute(query)).all()]
+
+
+def _view(turn: Turn, question_index: int | None) -> TurnView:
+    return view_of(
+        seq=turn.seq,
+        speaker=turn.speaker,
+        text=turn.text,
+        latencies=turn.latencies,
+        question_index=question_index,
+        turn_id=turn.id,
+        started_s=turn.started_s,
+        ended_s=turn.ended_s,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AnswerContext:
-    turn: Turn
+    answer: Answer
+    first_turn: Turn
+    """The answer's first turn: its id keys the evaluation, its question the answer bank."""
     interview: Interview
     question: str
     resume_vectors: npt.NDArray[np.float32] | None
@@ -32,23 +61,24 @@ class AnswerContext:
 async def answer_context(
     session: AsyncSession, turn_id: uuid.UUID, embedding_model: str
 ) -> AnswerContext | None:
+    """The whole answer ``turn_id`` belongs to, as stored now (None for an interviewer turn or a
+    turn that is gone)."""
     turn = await session.get(Turn, turn_id)
     if turn is None:
         return None
     interview = await session.get(Interview, turn.interview_id)
     if interview is None:
         return None
-    # The question actually asked is the interviewer's last turn before this answer (a follow-up
-    # included); the planned question is the fallback when no interviewer turn was stored.
-    asked = await session.scalar(
-        select(Turn.text)
-        .where(Turn.interview_id == turn.interview_id, Turn.seq < turn.seq, Turn.speaker == "interviewer")
-        .order_by(Turn.seq.desc())
-        .limit(1)
-    )
-    if not asked and turn.question_id is not None:
-        planned = await session.get(Question, turn.question_id)
-        asked = planned.text if planned is not None else None
+    answer = answer_by_seq(group_answers(await interview_turns(session, interview.id))).get(turn.seq)
+    if answer is None:
+        return None
+    first = await session.get(Turn, answer.first.turn_id)
+    if first is None:
+        return None
+    asked = answer.question
+    if not asked and first.question_id is not None:
+        planned = await session.get(Question, first.question_id)
+        asked = planned.text if planned is not None else ""
     rows = await session.scalars(
         select(ResumeChunk.embedding).where(
             ResumeChunk.resume_id == interview.resume_id, ResumeChunk.embedding_model == embedding_model
@@ -56,7 +86,8 @@ async def answer_context(
     )
     vectors = [np.asarray(v, dtype=np.float32) for v in rows.all()]
     return AnswerContext(
-        turn=turn,
+        answer=answer,
+        first_turn=first,
         interview=interview,
         question=asked or "",
         resume_vectors=np.stack(vectors) if vectors else None,
@@ -64,15 +95,42 @@ async def answer_context(
     )
 
 
-async def evaluation_status(session: AsyncSession, turn_id: uuid.UUID) -> str | None:
-    status: str | None = await session.scalar(select(Evaluation.status).where(Evaluation.turn_id == turn_id))
-    return status
+def is_current(evaluation: Evaluation | None, answer: Answer) -> bool:
+    """Whether a finished evaluation covers the answer as it stands (no turn joined since)."""
+    if evaluation is None or evaluation.status not in TERMINAL:
+        return False
+    if evaluation.last_seq is None:
+        return len(answer.turns) == 1
+    return evaluation.last_seq >= answer.last_seq
+
+
+async def lock_answer(session: AsyncSession, first_turn_id: uuid.UUID) -> Evaluation | None:
+    """Serialize writers of one answer's evaluation for this transaction; returns the row as it is."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"evaluation:{first_turn_id}"}
+    )
+    row: Evaluation | None = await session.scalar(
+        select(Evaluation)
+        .where(Evaluation.turn_id == first_turn_id)
+        .execution_options(populate_existing=True)
+    )
+    return row
+
+
+def supersedes(evaluation: Evaluation | None, last_seq: int) -> bool:
+    """Whether writing a version ending at ``last_seq`` may replace ``evaluation``: never an older
+    version over a newer one (a late task), and never a failure over a finished score of the same
+    or a newer version."""
+    if evaluation is None or evaluation.last_seq is None:
+        return True
+    return last_seq >= evaluation.last_seq
 
 
 async def mark_running(
     session: AsyncSession, *, turn_id: uuid.UUID, interview_id: uuid.UUID, worker: str
 ) -> int:
-    """Record an attempt starting; returns the attempt number (1 for the first)."""
+    """Record an attempt starting; returns the attempt number (1 for the first). A finished score
+    stays ``done`` while a longer version of the answer is scored: the report keeps it meanwhile."""
     stmt = insert(Evaluation).values(
         id=uuid.uuid4(),
         turn_id=turn_id,
@@ -86,7 +144,7 @@ async def mark_running(
     upsert = stmt.on_conflict_do_update(
         index_elements=[Evaluation.turn_id],
         set_={
-            "status": "running",
+            "status": case((Evaluation.status == "done", "done"), else_="running"),
             "attempts": Evaluation.attempts + 1,
             "worker": worker,
             "updated_at": func.now(),
@@ -106,13 +164,19 @@ async def save_evaluation(
     features: dict[str, Any],
     overall: float | None,
     error: str | None,
+    last_seq: int | None = None,
+    turn_count: int | None = None,
 ) -> None:
+    """Upsert the answer's evaluation (``turn_id`` = the answer's first turn). Callers that may race
+    a newer version take :func:`lock_answer` first and check :func:`supersedes`."""
     values: dict[str, Any] = {
         "status": status,
         "scores": scores,
         "features": features,
         "overall": overall,
         "error": error,
+        "last_seq": last_seq,
+        "turn_count": turn_count,
     }
     stmt = insert(Evaluation).values(id=uuid.uuid4(), turn_id=turn_id, interview_id=interview_id, **values)
     stmt = stmt.on_conflict_do_update(
@@ -128,19 +192,23 @@ async def candidate_turns(session: AsyncSession, interview_id: uuid.UUID) -> Seq
     return rows.all()
 
 
-async def pending_turn_ids(session: AsyncSession, interview_id: uuid.UUID) -> list[uuid.UUID]:
-    """Candidate turns without a finished (done or failed) evaluation."""
+async def answer_evaluations(session: AsyncSession, interview_id: uuid.UUID) -> dict[uuid.UUID, Evaluation]:
+    """The interview's evaluations by the turn they are keyed on."""
     rows = await session.scalars(
-        select(Turn.id)
-        .outerjoin(Evaluation, Evaluation.turn_id == Turn.id)
-        .where(
-            Turn.interview_id == interview_id,
-            Turn.speaker == "candidate",
-            (Evaluation.id.is_(None)) | (Evaluation.status.not_in(TERMINAL)),
-        )
-        .order_by(Turn.seq)
+        select(Evaluation)
+        .join(Turn, Turn.id == Evaluation.turn_id)
+        .where(Turn.interview_id == interview_id)
+        .execution_options(populate_existing=True)
     )
-    return list(rows.all())
+    return {e.turn_id: e for e in rows.all()}
+
+
+async def pending_turn_ids(session: AsyncSession, interview_id: uuid.UUID) -> list[uuid.UUID]:
+    """One turn id per answer not scored as it stands (no finished evaluation, or a turn joined
+    since): the answer's last turn, which the scoring task resolves to the whole answer."""
+    answers = group_answers(await interview_turns(session, interview_id))
+    evaluations = await answer_evaluations(session, interview_id)
+    return [a.turns[-1].turn_id for a in answers if not is_current(evaluations.get(a.first.turn_id), a)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +217,12 @@ class ReportInputs:
     resume: Resume | None
     turns: Sequence[Turn]
     evaluations: dict[uuid.UUID, Evaluation]
+    views: Sequence[TurnView] = ()
+    """The same turns as grouping views (question indexes resolved)."""
+
+    @property
+    def answers(self) -> list[Answer]:
+        return group_answers(self.views)
 
 
 async def report_inputs(session: AsyncSession, interview_id: uuid.UUID) -> ReportInputs | None:
@@ -156,17 +230,16 @@ async def report_inputs(session: AsyncSession, interview_id: uuid.UUID) -> Repor
     if interview is None:
         return None
     resume = await session.get(Resume, interview.resume_id)
-    turns = (
-        await session.scalars(select(Turn).where(Turn.interview_id == interview_id).order_by(Turn.seq))
-    ).all()
-    evaluations = (
-        await session.scalars(
-            select(Evaluation)
-            .join(Turn, Turn.id == Evaluation.turn_id)
-            .where(Turn.interview_id == interview_id)
-        )
-    ).all()
-    return ReportInputs(interview, resume, turns, {e.turn_id: e for e in evaluations})
+    query = (
+        select(Turn, Question.ord)
+        .outerjoin(Question, Question.id == Turn.question_id)
+        .where(Turn.interview_id == interview_id)
+        .order_by(Turn.seq)
+    )
+    rows = (await session.execute(query)).all()
+    turns = [row[0] for row in rows]
+    views = [_view(row[0], row[1]) for row in rows]
+    return ReportInputs(interview, resume, turns, await answer_evaluations(session, interview_id), views)
 
 
 async def upsert_report(

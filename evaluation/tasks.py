@@ -1,16 +1,22 @@
 """The Celery tasks: score one answer, close an interview (a chord over the answers still unscored,
 then the report), write the report.
 
+An answer is one or more candidate turns (``evaluation.answers``); each candidate turn's task scores
+the whole answer as it stands, so an answer that grows is scored again and its one row replaced.
+
 Failure policy: a transient error (database, Redis, model timeout) is retried with exponential
 backoff; once retries run out, or for an answer that fails the same way every time, the evaluation
 is stored as ``failed`` with the reason and the task returns normally, so the report's chord still
-runs and the report says which answers could not be scored.
+runs and the report says which answers could not be scored. Storing the failure can fail too: that
+is logged and the task still returns. A report that cannot be built is replaced by a partial one
+that says why; one that cannot be written at all is left to the abandoned-interview sweep.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from typing import Any
 
@@ -22,9 +28,11 @@ from agent.errors import InterviewerError
 from db import events
 from db.engine import unit_of_work
 from evaluation import bank, features, store
+from evaluation.answers import Answer
 from evaluation.celery_app import CLOSE_TASK, FINALIZE_TASK, SCORE_TASK
 from evaluation.process import WorkerProcess, current
 from evaluation.report import build_report
+from evaluation.reports import write_fallback_report
 from evaluation.scoring import AnswerInput, AnswerScore, score_answer
 
 log = logging.getLogger(__name__)
@@ -51,63 +59,72 @@ def _reason(exc: BaseException) -> str:
 
 
 async def score_turn(proc: WorkerProcess, turn_id: uuid.UUID) -> dict[str, Any]:
-    """Score one candidate turn and store it (and bank it when excellent). Idempotent: a turn
-    already done or failed is left as it is."""
+    """Score the answer ``turn_id`` belongs to, as it stands now, and store it (and bank it when
+    excellent). Idempotent: an answer already scored (or failed) as it stands is left alone; one
+    that grew since (a turn joined) is scored again and its row replaced."""
     embedder, llm = proc.models.embedder, proc.models.llm
     async with unit_of_work(proc.sessions) as session:
-        if await store.evaluation_status(session, turn_id) in store.TERMINAL:
-            return {"turn_id": str(turn_id), "status": "already"}
         context = await store.answer_context(session, turn_id, embedder.info.name)
-        if context is None or context.turn.speaker != "candidate":
+        if context is None:
             return {"turn_id": str(turn_id), "status": "skipped"}
+        answer, key_id = context.answer, context.first_turn.id
+        if store.is_current(await store.lock_answer(session, key_id), answer):
+            return {"turn_id": str(key_id), "status": "already"}
         interview_id = context.interview.id
         attempt = await store.mark_running(
-            session, turn_id=turn_id, interview_id=interview_id, worker=proc.name
+            session, turn_id=key_id, interview_id=interview_id, worker=proc.name
         )
-    channel = events.interview_channel(interview_id)
     await events.publish(
         proc.redis,
-        channel,
+        events.interview_channel(interview_id),
         {
             "type": "score_started",
             "interview_id": str(interview_id),
-            "turn_id": str(turn_id),
+            "turn_id": str(key_id),
+            **_answer_fields(answer),
             "attempt": attempt,
             "worker": proc.name,
         },
     )
-    turn = context.turn
-    language = features.language_of(turn.text) if turn.text.strip() else context.interview.language
+    text = answer.text
+    language = features.language_of(text) if text else context.interview.language
+    spoken = answer.spoken_s
     item = AnswerInput(
         question=context.question,
-        answer=turn.text,
+        answer=text,
         language=language,
         target_role=context.interview.target_role,
-        started_s=turn.started_s,
-        ended_s=turn.ended_s,
+        started_s=0.0 if spoken is not None else None,
+        ended_s=spoken,
         resume_vectors=context.resume_vectors,
     )
     score = await score_answer(item, llm=llm, embedder=embedder, options=proc.config.scoring)
-    await _store_score(proc, interview_id, turn_id, turn.question_id, turn.text, score)
-    return {"turn_id": str(turn_id), "status": "done", "overall": score.overall}
+    stored = await _store_score(proc, context, score)
+    return {"turn_id": str(key_id), "status": "done" if stored else "superseded", "overall": score.overall}
 
 
-async def _store_score(
-    proc: WorkerProcess,
-    interview_id: uuid.UUID,
-    turn_id: uuid.UUID,
-    question_id: uuid.UUID | None,
-    text: str,
-    score: AnswerScore,
-) -> None:
+def _answer_fields(answer: Answer) -> dict[str, Any]:
+    """What events say about the answer: pages key scores by the first turn's id (``turn_id``)."""
+    return {
+        "answer_key": str(answer.key),
+        "turn_ids": [str(t.turn_id) for t in answer.turns],
+        "last_seq": answer.last_seq,
+    }
+
+
+async def _store_score(proc: WorkerProcess, context: store.AnswerContext, score: AnswerScore) -> bool:
+    """Store the score unless a newer version of the answer was stored meanwhile; False then."""
     options = proc.config.scoring
+    answer, key_id, interview_id = context.answer, context.first_turn.id, context.interview.id
     scores = score.scores_json()
     async with unit_of_work(proc.sessions) as session:
+        if not store.supersedes(await store.lock_answer(session, key_id), answer.last_seq):
+            return False
         decision = await bank.offer(
             session,
-            question_id=question_id,
-            turn_id=turn_id,
-            answer=text,
+            question_id=context.first_turn.question_id,
+            turn_id=key_id,
+            answer=answer.text,
             score=score.overall,
             embedding=score.embedding,
             embedding_model=proc.models.embedder.info.name,
@@ -117,17 +134,26 @@ async def _store_score(
         scores["bank"] = decision.reason
         await store.save_evaluation(
             session,
-            turn_id=turn_id,
+            turn_id=key_id,
             interview_id=interview_id,
             status="done",
             scores=scores,
             features=score.features.to_dict(),
             overall=score.overall,
             error=None,
+            last_seq=answer.last_seq,
+            turn_count=len(answer.turns),
         )
     await _publish_score(
-        proc, interview_id, turn_id, status="done", overall=score.overall, competencies=score.competencies
+        proc,
+        interview_id,
+        key_id,
+        status="done",
+        overall=score.overall,
+        competencies=score.competencies,
+        **_answer_fields(answer),
     )
+    return True
 
 
 async def _publish_score(
@@ -139,23 +165,53 @@ async def _publish_score(
 
 
 async def record_failure(proc: WorkerProcess, turn_id: uuid.UUID, reason: str) -> dict[str, Any]:
+    """Store that the answer of ``turn_id`` could not be scored. A score of an earlier version of
+    the answer is kept (with the reason): the report marks it as not covering the whole answer."""
     async with unit_of_work(proc.sessions) as session:
         context = await store.answer_context(session, turn_id, proc.models.embedder.info.name)
         if context is None:
             return {"turn_id": str(turn_id), "status": "skipped", "error": reason}
-        interview_id = context.interview.id
+        answer, key_id, interview_id = context.answer, context.first_turn.id, context.interview.id
+        existing = await store.lock_answer(session, key_id)
+        if existing is not None and existing.status == "done":
+            existing.error = reason
+            return {"turn_id": str(key_id), "status": "kept", "error": reason}
+        if not store.supersedes(existing, answer.last_seq):
+            return {"turn_id": str(key_id), "status": "superseded", "error": reason}
         await store.save_evaluation(
             session,
-            turn_id=turn_id,
+            turn_id=key_id,
             interview_id=interview_id,
             status="failed",
             scores={},
             features={},
             overall=None,
             error=reason,
+            last_seq=answer.last_seq,
+            turn_count=len(answer.turns),
         )
-    await _publish_score(proc, interview_id, turn_id, status="failed", error=reason)
-    return {"turn_id": str(turn_id), "status": "failed", "error": reason}
+    await _publish_score(proc, interview_id, key_id, status="failed", error=reason, **_answer_fields(answer))
+    return {"turn_id": str(key_id), "status": "failed", "error": reason}
+
+
+def record_failure_safely(proc: WorkerProcess, turn_id: uuid.UUID, reason: str) -> dict[str, Any]:
+    """:func:`record_failure`, retried a few times in place, that never raises: the scoring task
+    is a chord header, and a header that raises fails the chord, so no report would be written.
+    When the failure cannot be stored either, the report shows the answer as not scored."""
+    last: BaseException | None = None
+    for attempt in range(_RECORD_ATTEMPTS):
+        try:
+            return proc.run(record_failure(proc, turn_id, reason))
+        except Exception as exc:
+            last = exc
+            if not is_transient(exc):
+                break
+            time.sleep(backoff_s(attempt, 4.0))
+    log.error("could not record the failure of %s (%s): %s", turn_id, reason, last)
+    return {"turn_id": str(turn_id), "status": "unrecorded", "error": reason}
+
+
+_RECORD_ATTEMPTS = 3
 
 
 async def finalize(proc: WorkerProcess, interview_id: uuid.UUID) -> dict[str, Any]:
@@ -174,14 +230,29 @@ async def finalize(proc: WorkerProcess, interview_id: uuid.UUID) -> dict[str, An
             status=report["status"],
             details=report,
         )
+    await _announce_report(proc, interview_id, report["status"])
+    return {"interview_id": str(interview_id), "status": report["status"]}
+
+
+async def _announce_report(proc: WorkerProcess, interview_id: uuid.UUID, status: str) -> None:
     # After commit: no reader can keep a report older than this one.
     await proc.cache.invalidate(proc.report_ns, str(interview_id))
     await events.publish(
         proc.redis,
         events.interview_channel(interview_id),
-        {"type": "report_ready", "interview_id": str(interview_id), "status": report["status"]},
+        {"type": "report_ready", "interview_id": str(interview_id), "status": status},
     )
-    return {"interview_id": str(interview_id), "status": report["status"]}
+
+
+async def finalize_fallback(proc: WorkerProcess, interview_id: uuid.UUID, reason: str) -> dict[str, Any]:
+    """The report when :func:`finalize` failed for good: a partial one saying why, with whatever
+    answers could still be read."""
+    async with unit_of_work(proc.sessions) as session:
+        report = await write_fallback_report(session, interview_id, reason)
+    if report is None:
+        return {"interview_id": str(interview_id), "status": "missing"}
+    await _announce_report(proc, interview_id, report["status"])
+    return {"interview_id": str(interview_id), "status": report["status"], "fallback": True}
 
 
 def register_tasks(app: Any) -> None:
@@ -201,17 +272,24 @@ def register_tasks(app: Any) -> None:
                     exc=exc, countdown=backoff_s(retries, proc.config.retry_backoff_max_s)
                 ) from exc
             log.exception("scoring %s failed for good", turn_id)
-            return proc.run(record_failure(proc, tid, _reason(exc)))
+            reason = _reason(exc)
+        # Outside the except: a second error while recording this one must not escape the task.
+        return record_failure_safely(proc, tid, reason)
 
     @app.task(name=FINALIZE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def finalize_report(self: Any, results: list[Any], interview_id: str) -> dict[str, Any]:
         proc = current()
+        iid = uuid.UUID(interview_id)
         try:
-            return proc.run(finalize(proc, uuid.UUID(interview_id)))
+            return proc.run(finalize(proc, iid))
         except Exception as exc:
             if is_transient(exc) and self.request.retries < proc.config.max_retries:
                 raise self.retry(exc=exc, countdown=backoff_s(self.request.retries, 10)) from exc
-            raise
+            log.exception("the report of %s failed for good; writing a partial one", interview_id)
+            reason = _reason(exc)
+        # Still unwritable (the database is down): the abandoned-interview sweep
+        # (evaluation.abandoned.finalize_abandoned) writes it once the database is back.
+        return proc.run(finalize_fallback(proc, iid, reason))
 
     @app.task(name=CLOSE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def close_interview(self: Any, interview_id: str) -> dict[str, Any]:

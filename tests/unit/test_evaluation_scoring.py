@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -15,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from agent.errors import InvalidInputError, ModelError, ModelTimeoutError
 from agent.models.registry import ModelPaths
 from evaluation import features, rubric
+from evaluation.answers import view_of
 from evaluation.config import ScoringOptions, WorkerConfig, celery_url
 from evaluation.report import build_report, render_text, stage_timings
 from evaluation.scoring import AnswerInput, score_answer
@@ -159,14 +161,26 @@ def test_report_says_which_answers_failed_and_summarizes_timings() -> None:
         "models": {"embeddings": "e5"},
     }
     evaluations = {
-        turns[1].id: SimpleNamespace(status="done", scores=scores, error=None, attempts=1, features={}),
+        turns[1].id: SimpleNamespace(
+            status="done", scores=scores, error=None, attempts=1, features={}, last_seq=1
+        ),
         turns[3].id: SimpleNamespace(
-            status="failed", scores={}, error="InvalidInputError: too long", attempts=1, features={}
+            status="failed",
+            scores={},
+            error="InvalidInputError: too long",
+            attempts=1,
+            features={},
+            last_seq=3,
         ),
     }
     interview = SimpleNamespace(id=uuid.uuid4(), language="en", target_role="Backend Engineer")
+    views = [
+        view_of(seq=t.seq, speaker=t.speaker, text=t.text, latencies=t.latencies, question_index=t.seq // 2)
+        for t in turns
+    ]
+    views = [replace(v, turn_id=t.id) for v, t in zip(views, turns, strict=True)]
     report = build_report(
-        cast(ReportInputs, SimpleNamespace(interview=interview, turns=turns, evaluations=evaluations))
+        ReportInputs(cast(Any, interview), None, cast(Any, turns), cast(Any, evaluations), views)
     )
     assert report["status"] == "partial"
     assert report["overall"] == 80.0
