@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.errors import InterviewerError, InvalidInputError, NotFoundError
 from agent.models.base import ChatLLM, ChatMessage, Embedder, GenerationOptions
+from agent.plan.facts import Fact
 from agent.plan.stages import INTENTS, Language, Stage, allocate
 from agent.plan.templates import pick_fact, template_question, unwrap_lines
 from agent.plan.validate import validate_question
@@ -118,11 +119,14 @@ class InterviewPlanner:
                 raise NotFoundError(f"resume {resume_id} not found")
             lang: Language = language or ("ko" if resume.language == "ko" else "en")
             role = resume.target_role
-            name = (resume.parsed.get("header") or {}).get("name")
+            header = resume.parsed.get("header") or {}
+            name = header.get("name")
+            skills = [str(s) for s in header.get("skills") or []]
         questions: list[PlannedQuestion] = []
         used: list[uuid.UUID] = []
         variants: dict[Stage, int] = {}
         used_facts: list[str] = []
+        used_terms: list[str] = []
         llm_attempts = llm_valid = 0
         for ordinal, stage in enumerate(allocate(question_count)):
             chunks = await self._retrieve(resume_id, stage, lang, used)
@@ -140,7 +144,16 @@ class InterviewPlanner:
                 variant = variants.get(stage, 0)
                 variants[stage] = variant + 1
                 text, chunks = await self._fallback_question(
-                    resume_id, stage, lang, chunks, used_facts, role=role, name=name, variant=variant
+                    resume_id,
+                    stage,
+                    lang,
+                    chunks,
+                    used_facts,
+                    used_terms,
+                    role=role,
+                    name=name,
+                    skills=skills,
+                    variant=variant,
                 )
             questions.append(
                 PlannedQuestion(ordinal, stage, text, source, [str(c.id) for c in chunks], reason)
@@ -191,26 +204,36 @@ class InterviewPlanner:
         lang: Language,
         chunks: list[ResumeChunk],
         used_facts: list[str],
+        used_terms: list[str],
         *,
         role: str | None,
         name: str | None,
+        skills: list[str],
         variant: int,
     ) -> tuple[str, list[ResumeChunk]]:
-        """A template question quoting a fact no earlier question quoted; returns the chunks cited."""
+        """A template question built on a fact no earlier question used; returns the chunks cited."""
         avoid = [x for x in (role, name) if x]  # a bare name or title is nothing to ask about
-        fact = pick_fact([c.text for c in chunks], used=used_facts, avoid=avoid)
+
+        def pick(texts: list[str], used: list[str]) -> Fact | None:
+            return pick_fact(texts, language=lang, used=used, avoid=avoid, known=skills)
+
+        fact = pick([c.text for c in chunks], used_facts)
         if fact is None:
             # The closest chunks are spent or thin: look wider in the same resume.
             wider = await self._retrieve(resume_id, stage, lang, [], k=self._options.top_k * 4)
-            fact = pick_fact([c.text for c in wider], used=used_facts, avoid=avoid)
+            fact = pick([c.text for c in wider], used_facts)
             if fact is None:
-                # A short resume runs out of quotes: reuse one, just not the last two asked about.
-                fact = pick_fact([c.text for c in wider], used=used_facts[-2:], avoid=avoid)
+                # A short resume runs out of facts: reuse one, just not the last two asked about.
+                fact = pick([c.text for c in wider], used_facts[-2:])
             if fact is not None:
-                chunks = [c for c in wider if fact.rstrip("…") in unwrap_lines(c.text)] or chunks
+                line = fact.line
+                chunks = [c for c in wider if line in unwrap_lines(c.text)] or chunks
         if fact is not None:
-            used_facts.append(fact)
-        return template_question(stage, lang, fact, role, variant), chunks
+            used_facts.append(fact.line)
+        text = template_question(stage, lang, fact, role, variant, used_terms=used_terms)
+        if fact is not None:
+            used_terms.extend(t for t in fact.terms if t in text)
+        return text, chunks
 
     async def _retrieve(
         self, resume_id: uuid.UUID, stage: Stage, lang: Language, used: list[uuid.UUID], k: int | None = None

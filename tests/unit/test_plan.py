@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from agent.plan.facts import english_fact, fix_particles, korean_fact
 from agent.plan.stages import Stage, allocate
 from agent.plan.templates import pick_fact, template_question
 from agent.plan.validate import is_grounded, validate_question
+from bench.question_defects import question_defects
+from tests.resume_factory import EN_RESUME, KO_RESUME
+from tests.resume_samples import EN_RESUME_FULLSTACK, KO_RESUME_FORM
 
 FACTS = [
     "Senior Backend Engineer, Northwind Payments (2021 - Present)\n"
@@ -91,9 +95,11 @@ def test_grounding_needs_a_shared_content_word() -> None:
 def test_pick_fact_prefers_concrete_lines_over_contacts() -> None:
     fact = pick_fact(FACTS)
     assert fact is not None
-    assert "Kubernetes" in fact
-    assert "@" not in fact
-    assert len(fact) <= 81
+    assert "Kubernetes" in fact.line
+    assert "@" not in fact.line
+    assert fact.subject_en == "leading the migration of the billing service to Kubernetes"
+    assert fact.result_en == "cutting infrastructure costs by 30%"
+    assert fact.terms == ("Kubernetes",)
 
 
 def test_pick_fact_empty() -> None:
@@ -115,3 +121,104 @@ def test_template_without_fact_or_role() -> None:
     text = template_question(Stage.INTRO, "en", None, None, 0)
     assert "this role" in text
     assert text.endswith("?")
+
+
+def test_template_without_fact_in_korean() -> None:
+    text = template_question(Stage.INTRO, "ko", None, None, 0)
+    assert "이번 직무" in text
+    assert text.endswith("?")
+
+
+# --- facts taken apart, not pasted -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "subject", "result"),
+    [
+        (
+            "Led the migration of the billing service to Kubernetes, cutting infrastructure costs by 30%.",
+            "leading the migration of the billing service to Kubernetes",
+            "cutting infrastructure costs by 30%",
+        ),
+        (
+            "Reduced API response times by 40% through query optimization",
+            None,
+            "reducing API response times by 40% through query optimization",
+        ),
+        (
+            "Mentored four junior engineers and ran the weekly architecture review.",
+            "mentoring four junior engineers and running the weekly architecture review",
+            None,
+        ),
+        ("Proficient in MongoDB, Express.js, React, and", None, None),  # a list cut by the PDF
+        ("Languages: Java, Python, JavaScript", None, None),
+    ],
+)
+def test_english_facts(line: str, subject: str | None, result: str | None) -> None:
+    fact = english_fact(line)
+    assert (fact.subject_en, fact.result_en) == (subject, result)
+
+
+@pytest.mark.parametrize(
+    ("line", "subject", "result"),
+    [
+        (
+            "정산 배치 시스템을 쿠버네티스로 이전하여 처리 시간을 40% 단축했습니다.",
+            "정산 배치 시스템을 쿠버네티스로 이전하신",
+            "처리 시간을 40% 단축하신",
+        ),
+        ("Spring Boot를 활용한 REST API 개발", "Spring Boot를 활용한 REST API 개발", None),
+        ("성과: 응답 속도 30% 개선", None, "응답 속도 30% 개선"),
+        (
+            "주니어 개발자 세 명의 코드 리뷰와 멘토링을 맡았습니다.",
+            "주니어 개발자 세 명의 코드 리뷰와 멘토링을 맡으신",
+            None,
+        ),
+        ("Languages: Java, Python, JavaScript", None, None),
+        (
+            "이후 3 년 내에는 머신러닝 기술을 보안 실무에 접목하여 최적화 프로젝트를 수행하겠습니다",
+            None,
+            None,
+        ),
+        ("지원 분야와 연관된 협업 경험 1 건을 선택하여, 본인의", None, None),  # cut by the PDF
+        ("안랩은 대한민국 보안의 자부심이며, 사명감을 실천할 수 있는 터전입니다", None, None),
+    ],
+)
+def test_korean_facts(line: str, subject: str | None, result: str | None) -> None:
+    fact = korean_fact(line)
+    assert (fact.subject_ko, fact.result_ko) == (subject, result)
+
+
+def test_list_lines_give_technologies_only() -> None:
+    fact = korean_fact("Languages: Java, Python, JavaScript")
+    assert fact.terms == ("Java", "Python", "JavaScript")
+    assert not fact.has_phrase
+
+
+def test_particles_split_by_a_pdf_are_rejoined_and_chosen_by_reading() -> None:
+    assert fix_particles("Snort 를 활용하여") == "Snort를 활용하여"
+    assert fix_particles("Python를 사용해") == "Python을 사용해"
+    assert fix_particles("API을 설계") == "API를 설계"
+
+
+@pytest.mark.parametrize("resume", [EN_RESUME, KO_RESUME, KO_RESUME_FORM, EN_RESUME_FULLSTACK])
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_template_plans_pass_the_checker(resume: str, language: str) -> None:
+    """Eight template questions over a whole resume: valid, different, and free of the faults the
+    bench counts (cut quotes, list labels, repeats, misread numbers, wrong particles)."""
+    used: list[str] = []
+    terms: list[str] = []
+    questions: list[str] = []
+    variants: dict[Stage, int] = {}
+    for stage in allocate(8):
+        fact = pick_fact([resume], language=language, used=used)  # type: ignore[arg-type]
+        variant = variants.get(stage, 0)
+        variants[stage] = variant + 1
+        text = template_question(stage, language, fact, "Backend Engineer", variant, used_terms=terms)  # type: ignore[arg-type]
+        if fact is not None:
+            used.append(fact.line)
+            terms.extend(t for t in fact.terms if t in text)
+        assert question_defects(text, language=language, sources=[resume]) == [], text
+        assert "“" not in text, text
+        questions.append(text)
+    assert len(set(questions)) == len(questions), questions
