@@ -21,6 +21,7 @@ from agent.models.base import (
     TranscriptSegment,
     TranscriptWord,
 )
+from agent.text.repetition import kept_indices
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -135,23 +136,32 @@ class FasterWhisperSTT(SpeechToText):
             return Transcript(text="", language=language or "", segments=(), audio_s=0.0, seconds=0.0)
         start = time.perf_counter()
         audio_s = len(audio) / self.sample_rate
-        samples = audio.astype(np.float32) / _INT16_SCALE
+        # Whisper sees only up to the end of the voice: trailing noise or a quiet line is where it
+        # invents words or falls into a repetition loop ("자, 자, 자, ..." on a Korean phone call).
+        voiced = audio[: voiced_end(audio, self.sample_rate)]
+        samples = voiced.astype(np.float32) / _INT16_SCALE
         # Greedy at one temperature: the fallback ladder re-decodes up to five times on hard audio,
         # which turns a 1 s call into 5 s in the middle of a conversation. Earlier text comes in as
-        # the prompt from the caller, so Whisper's own conditioning stays off.
+        # the prompt from the caller, so Whisper's own conditioning stays off (conditioning on its own
+        # output is what lets one repeated phrase feed the next window). A segment that Whisper scores
+        # as no speech with a low log-probability is dropped (its thresholds, stated here because the
+        # loop guard depends on them).
         segments, info = self._model.transcribe(
             samples,
             language=language,
             beam_size=1,
             temperature=0,
             condition_on_previous_text=False,
+            compression_ratio_threshold=2.4,
+            log_prob_threshold=-1.0,
+            no_speech_threshold=0.6,
             vad_filter=False,
             without_timestamps=False,
             initial_prompt=prompt or None,
             word_timestamps=self.word_timestamps,
         )
         # A lazy generator: the decoding happens while it is consumed, inside this thread.
-        parts = tuple(_segment(s, audio_s) for s in segments if s.text.strip())
+        parts = collapse_loops(tuple(_segment(s, audio_s) for s in segments if s.text.strip()))
         return Transcript(
             text=" ".join(p.text for p in parts),
             language=str(info.language),
@@ -173,3 +183,57 @@ def _segment(segment: Any, audio_s: float) -> TranscriptSegment:
         text=str(segment.text).strip(),
         words=words,
     )
+
+
+_FRAME_S = 0.02
+_QUIET_DB = -30.0
+"""A frame this far below the loudest frame of the clip is no longer voice: Whisper base transcribes
+a clip's last syllable fine with 0.3 s after it, and tail noise 30 dB down is what it loops on."""
+_TAIL_KEEP_S = 0.3
+_MIN_TRIM_S = 0.5
+
+
+def voiced_end(audio: Pcm16, sample_rate: int) -> int:
+    """The sample after which only quiet audio follows (plus a margin for a trailing consonant);
+    ``len(audio)`` when the tail is not quiet for at least half a second."""
+    frame = max(1, round(_FRAME_S * sample_rate))
+    count = len(audio) // frame
+    if count == 0:
+        return len(audio)
+    frames = audio[: count * frame].astype(np.float32).reshape(count, frame)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    loud = float(rms.max())
+    if loud <= 0:
+        return len(audio)
+    above = np.nonzero(rms >= loud * 10 ** (_QUIET_DB / 20))[0]
+    end = (int(above[-1]) + 1) * frame + round(_TAIL_KEEP_S * sample_rate)
+    return end if len(audio) - end >= round(_MIN_TRIM_S * sample_rate) else len(audio)
+
+
+def collapse_loops(parts: tuple[TranscriptSegment, ...]) -> tuple[TranscriptSegment, ...]:
+    """The segments with Whisper's repetition loops kept once, across segment boundaries (a loop
+    often comes out as one short segment after another)."""
+    if not parts:
+        return parts
+    if all(p.words for p in parts):
+        flat = [(index, word) for index, part in enumerate(parts) for word in part.words]
+        keep = set(kept_indices([word.text for _, word in flat]))
+        if len(keep) == len(flat):
+            return parts
+        out: list[TranscriptSegment] = []
+        for index in range(len(parts)):
+            words = tuple(w for i, (owner, w) in enumerate(flat) if owner == index and i in keep)
+            if words:
+                text = "".join(w.text for w in words).strip()
+                out.append(TranscriptSegment(words[0].start_s, words[-1].end_s, text, words))
+        return tuple(out)
+    tokens = [(index, token) for index, part in enumerate(parts) for token in part.text.split()]
+    keep = set(kept_indices([token for _, token in tokens]))
+    if len(keep) == len(tokens):
+        return parts
+    out = []
+    for index, part in enumerate(parts):
+        text = " ".join(t for i, (owner, t) in enumerate(tokens) if owner == index and i in keep)
+        if text:
+            out.append(TranscriptSegment(part.start_s, part.end_s, text, ()))
+    return tuple(out)
