@@ -23,6 +23,7 @@ import numpy as np
 
 from agent.errors import InvalidInputError, ModelError, ModelUnavailableError
 from agent.models.base import AudioChunk, ModelInfo, TextToSpeech
+from agent.text.korean import speakable
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -225,9 +226,22 @@ def _piper_language(config: Mapping[str, Any]) -> str:
 # --- espeak-ng --------------------------------------------------------------------------------------
 
 
+ESPEAK_KO_WPM = 140
+"""espeak-ng's Korean at its default 175 wpm (and at the 160 used before) runs syllables together;
+slower, Whisper base reads it back with fewer errors (bench/korean_speech.py)."""
+ESPEAK_CLAUSE_PAUSE_MS = 400
+"""A break after a comma replaces espeak-ng's own (~0.2 s at 140 wpm): a clause then ends audibly."""
+
+
 class EspeakTTS(TextToSpeech):
     """The Debian ``espeak-ng`` program, one process per call: robotic, but any language and ~10 ms
-    a sentence. The Korean voice until a neural one is configured."""
+    a sentence. The Korean voice until a neural one is configured (``INTERVIEWER_TTS_KO_PATH``: a
+    Piper Korean ``.onnx`` with its ``.onnx.json``, or a Coqui model directory).
+
+    For Korean, ``speak_korean`` writes digits, units and Latin terms as Korean reads them before
+    synthesis (espeak-ng's Korean voice switches to English for every Latin word and reads "%" in
+    English), and ``clause_pause_ms`` adds a pause after each clause mark.
+    """
 
     def __init__(
         self,
@@ -235,18 +249,24 @@ class EspeakTTS(TextToSpeech):
         info: ModelInfo,
         voice: str = "ko",
         executable: str = "espeak-ng",
-        words_per_minute: int = 160,
+        words_per_minute: int = ESPEAK_KO_WPM,
         chunk_s: float = 0.25,
         timeout_s: float = 10,
+        speak_korean: bool = True,
+        clause_pause_ms: int = ESPEAK_CLAUSE_PAUSE_MS,
     ) -> None:
         if not 80 <= words_per_minute <= 450:
             raise ValueError("words_per_minute must be within [80, 450]")
+        if not 0 <= clause_pause_ms <= 2000:
+            raise ValueError("clause_pause_ms must be within [0, 2000]")
         super().__init__(info, timeout_s=timeout_s)
         self.voice = voice
         self.executable = executable
         self.words_per_minute = words_per_minute
         self.chunk_s = chunk_s
         self.languages = frozenset({voice.split("-")[0].lower()})
+        self.speak_korean = speak_korean and "ko" in self.languages
+        self.clause_pause_ms = clause_pause_ms
 
     @classmethod
     def load(
@@ -255,9 +275,11 @@ class EspeakTTS(TextToSpeech):
         info: ModelInfo,
         voice: str = "ko",
         executable: str = "espeak-ng",
-        words_per_minute: int = 160,
+        words_per_minute: int = ESPEAK_KO_WPM,
         chunk_s: float = 0.25,
         timeout_s: float = 10,
+        speak_korean: bool = True,
+        clause_pause_ms: int = ESPEAK_CLAUSE_PAUSE_MS,
     ) -> EspeakTTS:
         """Find the program and check the voice with one short synthesis (blocking, ~10 ms)."""
         found = shutil.which(executable)
@@ -272,6 +294,8 @@ class EspeakTTS(TextToSpeech):
             words_per_minute=words_per_minute,
             chunk_s=chunk_s,
             timeout_s=timeout_s,
+            speak_korean=speak_korean,
+            clause_pause_ms=clause_pause_ms,
         )
         start = time.perf_counter()
         if not _espeak_has_voice(found, voice):
@@ -298,6 +322,9 @@ class EspeakTTS(TextToSpeech):
         if not text:
             return
         command = [self.executable, "-v", self.voice, "-s", str(self.words_per_minute), "--stdout", "--stdin"]
+        text = self.prepare(text)
+        if self.clause_pause_ms:
+            command.insert(1, "-m")  # SSML: the pauses are <break> marks
         # Text on stdin, never argv: a text starting with "-" would be read as an option.
         rate: int | None = None
         finished = False
@@ -334,6 +361,18 @@ class EspeakTTS(TextToSpeech):
             raise ModelError(f"espeak-ng exited with {returncode}: {error or 'no message'}")
         if rate is None:
             raise ModelError(f"espeak-ng wrote no WAV audio: {error or 'no message'}")
+
+    def prepare(self, text: str) -> str:
+        """The text espeak-ng is given: Korean readings, and SSML pauses after clause marks."""
+        if self.speak_korean:
+            text = speakable(text)
+        if not self.clause_pause_ms:
+            return text
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        pause = f'<break time="{self.clause_pause_ms}ms"/>'
+        # After commas only: at a sentence end espeak-ng's own pause is longer than the break, which
+        # would replace it. (Not ";" either: the escapes above end in one.)
+        return re.sub(r"([,，:])(?=\s)", lambda m: m.group(1) + pause, escaped)
 
 
 def _espeak_has_voice(executable: str, voice: str) -> bool:

@@ -141,6 +141,27 @@ async def test_espeak_speaks_korean() -> None:
     tts.close()
 
 
+def test_espeak_korean_text_is_written_as_korean_reads_it() -> None:
+    tts = EspeakTTS(info=_info("espeak-ng-ko", "tts_ko"))
+    prepared = tts.prepare("Spring Boot로, 응답 속도를 30% 개선하셨죠? 2019년 & <끝>")
+    assert prepared == (
+        '스프링 부트로,<break time="400ms"/> 응답 속도를 삼십 퍼센트 개선하셨죠? 이천십구년 앤 &lt;끝&gt;'
+    )
+    plain = EspeakTTS(info=_info("espeak-ng-ko", "tts_ko"), speak_korean=False, clause_pause_ms=0)
+    assert plain.prepare("API, 30%.") == "API, 30%."
+    english = EspeakTTS(info=_info("espeak-ng-en"), voice="en", clause_pause_ms=0)
+    assert english.prepare("API 30%") == "API 30%"  # only the Korean voice reads Latin in Korean
+
+
+@needs_espeak
+async def test_espeak_clause_pauses_lengthen_the_audio() -> None:
+    text = "네, 좋습니다. 그럼, 다음 질문으로, 넘어가겠습니다."
+    paused = await EspeakTTS.load(info=_info("espeak-ng-ko", "tts_ko")).synthesize(text)
+    plain = await EspeakTTS.load(info=_info("espeak-ng-ko", "tts_ko"), clause_pause_ms=0).synthesize(text)
+    # Three commas: each break is 0.4 s where espeak-ng alone pauses ~0.2 s.
+    assert paused.duration_s > plain.duration_s + 0.3
+
+
 @needs_espeak
 async def test_espeak_stops_when_the_listener_goes_away() -> None:
     tts = EspeakTTS.load(info=_info("espeak-ng-ko", "tts_ko"), chunk_s=0.05)
