@@ -2,7 +2,11 @@
 planned by the real planner (real embedded Postgres+pgvector, real models) and read by a checker
 the planner does not use (bench/question_defects.py).
 
-    .venv/bin/python -m bench.interview_quality [--questions 8] [--quiet]
+    .venv/bin/python -m bench.interview_quality [--questions 8] [--quiet] [--offline]
+
+``--offline`` plans without Postgres (for a machine where the pgvector build does not load): the
+same embedder ranks the chunks in memory, and the planner's template path writes every question
+(so llm_written_pct is 0 there by construction).
 
 Last line: questions llm_written_pct defect_pct (and the same per language)
 """
@@ -27,7 +31,7 @@ from tests.resume_factory import EN_RESUME, EN_RESUME_NO_ROLE, KO_RESUME, docx_b
 from tests.resume_samples import EN_RESUME_FULLSTACK, KO_RESUME_FORM
 
 
-async def main(n_questions: int, quiet: bool) -> str:
+def _documents() -> list[tuple[str, bytes]]:
     docs: list[tuple[str, bytes]] = [(p.name, p.read_bytes()) for p in fixture_candidates("resumes")]
     docs += [
         ("generated_en.pdf", pdf_bytes(EN_RESUME)),
@@ -37,6 +41,126 @@ async def main(n_questions: int, quiet: bool) -> str:
         ("generated_ko_form.pdf", pdf_bytes(KO_RESUME_FORM)),
         ("generated_ko_form.docx", docx_bytes(KO_RESUME_FORM)),
     ]
+    return docs
+
+
+def _figures(totals: Counter[str], kinds: Counter[str], resumes: int) -> str:
+    print("defects by kind: " + (", ".join(f"{k}={v}" for k, v in kinds.most_common()) or "none"))
+    figures: dict[str, float | int] = {}
+    n = totals["en_questions"] + totals["ko_questions"]
+    figures["questions"] = n
+    figures["llm_written_pct"] = round(100 * (totals["en_llm"] + totals["ko_llm"]) / n, 1)
+    figures["defect_pct"] = round(100 * (totals["en_defective"] + totals["ko_defective"]) / n, 1)
+    for lang in ("en", "ko"):
+        m = totals[f"{lang}_questions"]
+        figures[f"{lang}_llm_written_pct"] = round(100 * totals[f"{lang}_llm"] / m, 1)
+        figures[f"{lang}_defect_pct"] = round(100 * totals[f"{lang}_defective"] / m, 1)
+    figures["resumes"] = resumes
+    return " ".join(f"{k}={v}" for k, v in figures.items())
+
+
+def _count(
+    totals: Counter[str],
+    kinds: Counter[str],
+    lang: str,
+    stage: str,
+    source: str,
+    text: str,
+    sources: list[str],
+    quiet: bool,
+) -> None:
+    faults = question_defects(text, language=lang, sources=sources or [""])
+    totals[f"{lang}_questions"] += 1
+    totals[f"{lang}_llm"] += source == "llm"
+    totals[f"{lang}_defective"] += bool(faults)
+    kinds.update(faults)
+    if faults or not quiet:
+        mark = "  DEFECT " + ",".join(faults) if faults else ""
+        extra = f" {particle_faults(text)}" if "wrong_particle" in faults else ""
+        print(f"  [{stage}] ({source}) {text}{mark}{extra}", flush=True)
+
+
+async def offline(n_questions: int, quiet: bool) -> str:
+    import numpy as np
+
+    from agent.models.registry import ModelRegistry
+    from agent.plan.stages import INTENTS, allocate
+    from agent.plan.templates import pick_fact, template_question
+    from agent.resume.chunking import chunk_resume
+    from agent.resume.extract import ExtractLimits, extract_text
+    from agent.resume.rules import extract_header_rules
+    from signaling.runtime import model_paths
+
+    docs = _documents()
+    totals: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
+        registry = ModelRegistry(model_paths(load_settings(data_dir=Path(tmp))))
+        await registry.preload(("embeddings",))
+        embedder = registry.embedder
+        try:
+            for name, data in docs:
+                text = extract_text(data, name, None, ExtractLimits()).text
+                header = extract_header_rules(text)
+                chunks = [c.text for c in chunk_resume(text)]
+                vectors = np.asarray(await embedder.embed(chunks, "passage"))
+                for lang in ("en", "ko"):
+                    print(f"{name} [{lang}] role={header.target_role!r}", flush=True)
+                    used_chunks: set[int] = set()
+                    used: list[str] = []
+                    terms: list[str] = []
+                    variants: dict[object, int] = {}
+                    for stage in allocate(n_questions):
+                        query = np.asarray(await embedder.embed_one(INTENTS[stage].query[lang], "query"))
+                        order = [int(i) for i in np.argsort(-(vectors @ query.reshape(-1)))]
+                        top = [i for i in order if i not in used_chunks][:3] or order[:3]
+                        used_chunks.update(top)
+                        avoid = [x for x in (header.name, header.target_role) if x]
+                        fact = pick_fact(
+                            [chunks[i] for i in top],
+                            language=lang,
+                            used=used,
+                            avoid=avoid,
+                            known=header.skills,
+                        )
+                        if fact is None:
+                            fact = pick_fact(
+                                [chunks[i] for i in order[:12]],
+                                language=lang,
+                                used=used,
+                                avoid=avoid,
+                                known=header.skills,
+                            )
+                        variant = variants.get(stage, 0)
+                        variants[stage] = variant + 1
+                        question = template_question(
+                            stage,
+                            lang,
+                            fact,
+                            header.target_role,
+                            variant,
+                            used_terms=terms,
+                        )
+                        if fact is not None:
+                            used.append(fact.line)
+                            terms.extend(t for t in fact.terms if t in question)
+                        _count(
+                            totals,
+                            kinds,
+                            lang,
+                            stage.value,
+                            "template",
+                            question,
+                            [chunks[i] for i in top] + ([fact.line] if fact else []),
+                            quiet,
+                        )
+        finally:
+            registry.close()
+    return "mode=offline " + _figures(totals, kinds, len(docs))
+
+
+async def main(n_questions: int, quiet: bool) -> str:
+    docs = _documents()
     totals: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
@@ -59,29 +183,10 @@ async def main(n_questions: int, quiet: bool) -> str:
                     print(f"{name} [{lang}] role={plan.target_role!r}")
                     for q in plan.questions:
                         sources = [chunk_text[i] for i in q.chunk_ids if i in chunk_text]
-                        faults = question_defects(q.text, language=lang, sources=sources or [""])
-                        totals[f"{lang}_questions"] += 1
-                        totals[f"{lang}_llm"] += q.source == "llm"
-                        totals[f"{lang}_defective"] += bool(faults)
-                        kinds.update(faults)
-                        if faults or not quiet:
-                            mark = "  DEFECT " + ",".join(faults) if faults else ""
-                            extra = f" {particle_faults(q.text)}" if "wrong_particle" in faults else ""
-                            print(f"  [{q.stage.value}] ({q.source}) {q.text}{mark}{extra}")
+                        _count(totals, kinds, lang, q.stage.value, q.source, q.text, sources, quiet)
         finally:
             await rt.close()
-    print("defects by kind: " + (", ".join(f"{k}={v}" for k, v in kinds.most_common()) or "none"))
-    figures: dict[str, float | int] = {}
-    n = totals["en_questions"] + totals["ko_questions"]
-    figures["questions"] = n
-    figures["llm_written_pct"] = round(100 * (totals["en_llm"] + totals["ko_llm"]) / n, 1)
-    figures["defect_pct"] = round(100 * (totals["en_defective"] + totals["ko_defective"]) / n, 1)
-    for lang in ("en", "ko"):
-        m = totals[f"{lang}_questions"]
-        figures[f"{lang}_llm_written_pct"] = round(100 * totals[f"{lang}_llm"] / m, 1)
-        figures[f"{lang}_defect_pct"] = round(100 * totals[f"{lang}_defective"] / m, 1)
-    figures["resumes"] = len(docs)
-    return " ".join(f"{k}={v}" for k, v in figures.items())
+    return _figures(totals, kinds, len(docs))
 
 
 if __name__ == "__main__":
@@ -90,5 +195,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--questions", type=int, default=8)
     parser.add_argument("--quiet", action="store_true", help="print only defective questions")
+    parser.add_argument("--offline", action="store_true", help="no Postgres: rank chunks in memory")
     args = parser.parse_args()
-    print(asyncio.run(main(args.questions, args.quiet)))
+    run = offline if args.offline else main
+    print(asyncio.run(run(args.questions, args.quiet)))
