@@ -1,7 +1,8 @@
 FROM python:3.11-slim-bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake espeak-ng \
     && rm -rf /var/lib/apt/lists/*
-RUN useradd --create-home app
+# compose mounts its data volume at /data: a new named volume takes this folder's owner.
+RUN useradd --create-home app && mkdir /data && chown app /data
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY agent agent

@@ -59,6 +59,22 @@ class CapacityError(InterviewerError):
     retryable = True
 
 
+class RateLimitedError(InterviewerError):
+    """Too many attempts of one kind (sign-in, creating interviews) from one client or in total."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RecordingUnavailableError(InterviewerError):
+    """A turn's recording exists but cannot be read now: still being written, or damaged."""
+
+    retryable = True
+
+
 class ModelUnavailableError(InterviewerError):
     """A model role has no model: names the package or setting that provides one."""
 

@@ -51,6 +51,9 @@ def create_app(
         description="Self-hosted realtime voice interviewer: resumes, interview plans, live calls, reports.",
         lifespan=lifespan,
     )
+    # This app's own settings: who may create interviews is read from here (tests run apps with
+    # different policies over one shared runtime).
+    app.state.settings = settings
     if runtime is not None:
         # Set now, not only in the lifespan: in-process test transports do not run lifespans.
         app.state.runtime = runtime

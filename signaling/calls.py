@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
@@ -35,7 +37,7 @@ from media.recording import CallRecording
 from signaling import live, metrics
 from signaling.outbox import RetryPolicy, RoomOutbox
 from signaling.runtime import Runtime
-from signaling.sdp import validate_offer
+from signaling.sdp import answer_uses_opus, validate_offer
 from signaling.turn_store import insert_turn_once
 
 log = logging.getLogger(__name__)
@@ -100,10 +102,22 @@ class Room:
     recording: CallRecording | None = None
     outbox: RoomOutbox | None = None
     """The room's turn and state writes, in order and retried (made when the session starts)."""
+    started_at: float = field(default_factory=time.monotonic)
+    last_activity: float = field(default_factory=time.monotonic)
+    """Monotonic time either side was last heard (candidate speech, interviewer audio playing)."""
+    watchdog: asyncio.Task[None] | None = None
+
+    def heard(self) -> None:
+        self.last_activity = time.monotonic()
 
     def send_event(self, event: dict[str, Any]) -> None:
         if self.channel is not None and self.channel.readyState == "open":
             self.channel.send(json.dumps(event, ensure_ascii=False))
+
+
+VOICED_RMS = 300.0
+"""int16 RMS above which a 20 ms candidate frame counts as someone there (speech is ~1000-8000, a
+quiet room's noise floor well under 100): what the silence bound listens for."""
 
 
 class _Samples:
@@ -111,14 +125,19 @@ class _Samples:
     reader from another task while a read is pending, which an async generator cannot survive
     ("aclose(): asynchronous generator is already running")."""
 
-    def __init__(self, inbound: InboundAudio) -> None:
+    def __init__(self, inbound: InboundAudio, on_voiced: Callable[[], None] | None = None) -> None:
         self._inbound = inbound
+        self._on_voiced = on_voiced
 
     def __aiter__(self) -> _Samples:
         return self
 
     async def __anext__(self) -> Pcm16:
         frame = await self._inbound.__anext__()
+        if self._on_voiced is not None:
+            pcm = frame.samples.astype(np.float32)
+            if pcm.size and float(np.sqrt(np.mean(pcm * pcm))) > VOICED_RMS:
+                self._on_voiced()
         return frame.samples
 
 
@@ -138,6 +157,8 @@ class CallManager:
         self._rooms: dict[uuid.UUID, Room] = {}
         self._joining: set[uuid.UUID] = set()
         self._lock = asyncio.Lock()
+        self._join_locks: dict[uuid.UUID, tuple[asyncio.Lock, int]] = {}
+        """Per interview: its joins run one at a time (lock, joins holding or waiting for it)."""
         self.shutdown_timeout_s = 20.0
         if runtime.settings.allow_loopback_ice:
             enable_loopback_candidates()
@@ -159,14 +180,36 @@ class CallManager:
         return plan, [q.id for q in rows], interview.follow_ups
 
     async def join(self, interview_id: uuid.UUID, sdp: str, kind: str) -> str:
-        """Answer a client's offer; replaces any connection the interview already has."""
+        """Answer a client's offer; replaces any connection the interview already has.
+
+        Joins of one interview are serialized (a reload during negotiation, two tabs): each sees
+        the room the one before it registered and closes it, so an interview never has two rooms,
+        and a room overwritten without being closed can neither keep running nor escape
+        ``max_rooms``. One join may wait behind the running one; more at once get 409."""
         validate_offer(sdp, kind)
-        plan, question_ids, follow_ups = await self._plan(interview_id)
-        await self._reserve(interview_id)
+        async with self._one_join_at_a_time(interview_id):
+            plan, question_ids, follow_ups = await self._plan(interview_id)
+            await self._reserve(interview_id)
+            try:
+                return await self._connect(interview_id, sdp, kind, plan, question_ids, follow_ups)
+            finally:
+                self._joining.discard(interview_id)
+
+    @contextlib.asynccontextmanager
+    async def _one_join_at_a_time(self, interview_id: uuid.UUID) -> AsyncIterator[None]:
+        lock, users = self._join_locks.get(interview_id, (asyncio.Lock(), 0))
+        if users >= 2:
+            raise ConflictError("this interview is already being joined; retry in a moment")
+        self._join_locks[interview_id] = (lock, users + 1)
         try:
-            return await self._connect(interview_id, sdp, kind, plan, question_ids, follow_ups)
+            async with lock:
+                yield
         finally:
-            self._joining.discard(interview_id)
+            lock, users = self._join_locks[interview_id]
+            if users <= 1:
+                del self._join_locks[interview_id]
+            else:
+                self._join_locks[interview_id] = (lock, users - 1)
 
     async def _reserve(self, interview_id: uuid.UUID) -> None:
         """Hold a slot from the offer until the room is registered, so concurrent joins cannot
@@ -219,17 +262,30 @@ class CallManager:
             if pc.connectionState in ("failed", "closed"):
                 await self._drop(room)
 
+        negotiated = False
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
             await pc.setLocalDescription(await pc.createAnswer())
-        except (ValueError, KeyError, AttributeError, TypeError) as exc:
-            await pc.close()
-            if recording is not None:
-                await asyncio.to_thread(recording.close)
+            if not answer_uses_opus(pc.localDescription.sdp):
+                raise InvalidSessionDescriptionError("no usable Opus audio in common with this offer")
+            negotiated = True
+        except InvalidSessionDescriptionError:
+            raise
+        # Anything aiortc raises here is about the offer (OperationError for a media section with
+        # no codec in common, ValueError for a direction or attribute it rejects, ...): our own
+        # validation passed it, so it is still the client's input, a 400.
+        except Exception as exc:
             raise InvalidSessionDescriptionError(f"cannot negotiate this offer: {exc}") from exc
+        finally:
+            if not negotiated:
+                # The track may already have started a session (it fires during
+                # setRemoteDescription): close the room in full, not only the connection, so no
+                # session, writer thread or open recording file outlives the refused offer.
+                await self._close_room(room)
         async with self._lock:
             self._rooms[interview_id] = room
         metrics.ACTIVE_CALLS.set(len(self._rooms))
+        room.watchdog = asyncio.create_task(self._watch(room))
         await self._room_changed(room, "live")
         return strip_mdns_candidates(pc.localDescription.sdp)
 
@@ -249,7 +305,7 @@ class CallManager:
         outcome: InterviewOutcome | None = None
         try:
             outcome = await run_interview(
-                audio_in=_Samples(inbound),
+                audio_in=_Samples(inbound, on_voiced=room.heard),
                 sink=room.outbound,
                 plan=plan,
                 models=SessionModels(
@@ -360,16 +416,46 @@ class CallManager:
 
     async def _drop(self, room: Room) -> None:
         async with self._lock:
-            if self._rooms.get(room.interview_id) is room:
+            registered = self._rooms.get(room.interview_id) is room
+            if registered:
                 del self._rooms[room.interview_id]
         await self._close_room(room)
         metrics.ACTIVE_CALLS.set(len(self._rooms))
-        await self._room_changed(room, "left")
+        if registered:  # a replaced or refused room was never, or is no longer, the live one
+            await self._room_changed(room, "left")
+
+    async def _watch(self, room: Room) -> None:
+        """Hang up a call that has gone silent (nobody speaking, no interviewer audio: a dead or
+        abandoned connection, or a stranger holding a room) or has run past its length bound.
+        The interview stays as it was saved after its last turn: a rejoin continues it."""
+        settings = self._runtime.settings
+        tick = min(1.0, settings.max_silent_s / 4)
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(room.closed.wait(), tick)
+                return
+            now = time.monotonic()
+            if room.outbound.playing:
+                room.last_activity = now
+            if now - room.started_at >= settings.max_call_s:
+                reason = "max_duration"
+            elif now - room.last_activity >= settings.max_silent_s:
+                reason = "silence"
+            else:
+                continue
+            log.info("interview %s: hanging up (%s)", room.interview_id, reason)
+            metrics.CALLS.labels(f"hangup_{reason}").inc()
+            with contextlib.suppress(Exception):  # the hang-up must happen even if Redis is down
+                await self._emit(room, {"type": "hangup", "reason": reason})
+            await self._drop(room)
+            return
 
     async def _close_room(self, room: Room) -> None:
         if room.closed.is_set():
             return
         room.closed.set()
+        if room.watchdog is not None and room.watchdog is not asyncio.current_task():
+            room.watchdog.cancel()
         # End the input first: the session sees the candidate leave and shuts down in order (its
         # state is saved after every turn); cancelling it mid-turn would leave livekit's tasks behind.
         if room.inbound is not None:

@@ -206,13 +206,14 @@ def _urls(settings: Settings) -> tuple[str, str]:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from evaluation.worker import run_worker
+    from signaling.redact import redact_url
     from signaling.runtime import worker_config
 
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     database_url, redis_url = _urls(settings)
     config = worker_config(settings, database_url=database_url, redis_url=redis_url)
-    _say(f"evaluation worker: {args.concurrency} processes, broker {redis_url}")
+    _say(f"evaluation worker: {args.concurrency} processes, broker {redact_url(redis_url)}")
     return run_worker(
         config,
         concurrency=args.concurrency,
@@ -220,6 +221,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
         hostname=args.hostname,
         loglevel=settings.log_level,
     )
+
+
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    from signaling import healthcheck
+
+    settings = _settings(args)
+    if args.target == "api":
+        url = args.url or f"http://127.0.0.1:{settings.port}"
+        ok, line = healthcheck.check_api(url)
+    else:
+        if settings.redis_url is None:
+            print("worker: REDIS_URL is not set (a worker needs the deployment's Redis)", file=sys.stderr)
+            return 1
+        ok, line = healthcheck.check_worker(settings.redis_url, hostname=args.hostname)
+    print(line, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
 
 
 async def _report(args: argparse.Namespace) -> int:
@@ -343,6 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--nice", type=int, default=0, help="lower the OS priority by this much (default 0)")
     worker.add_argument("--hostname", help="Celery node name (default celery@HOST)")
     worker.set_defaults(func=cmd_worker)
+
+    health = sub.add_parser(
+        "healthcheck",
+        help="exit 0 if the API or this host's evaluation worker is healthy (container health checks)",
+    )
+    health.add_argument("target", choices=["api", "worker"])
+    health.add_argument("--url", help="api: the server's base URL (default http://127.0.0.1:PORT)")
+    health.add_argument("--hostname", help="worker: the Celery node name (default celery@HOST)")
+    health.set_defaults(func=cmd_healthcheck)
 
     rep = sub.add_parser("report", help="print an interview's report (exit 3 when it is not written yet)")
     rep.add_argument("interview_id", help="the interview id")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from signaling.runtime import Runtime
+from signaling.settings import Settings
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -15,3 +17,13 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def app_settings(conn: HTTPConnection) -> Settings:
+    """The settings ``create_app`` was given: its access policies (who may create interviews,
+    sign-in limits). Tests run apps with different policies over one shared runtime."""
+    settings: Settings | None = getattr(conn.app.state, "settings", None)
+    if settings is None:
+        runtime: Runtime = conn.app.state.runtime
+        return runtime.settings
+    return settings

@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 
 from agent import errors
 
@@ -20,6 +21,8 @@ STATUS: dict[type[errors.InterviewerError], int] = {
     errors.UploadTooLargeError: 413,
     errors.UnsupportedFileTypeError: 415,
     errors.UnreadableDocumentError: 422,
+    errors.RateLimitedError: 429,
+    errors.RecordingUnavailableError: 409,
     errors.CapacityError: 503,
     errors.ModelUnavailableError: 503,
     errors.ModelTimeoutError: 503,
@@ -38,13 +41,43 @@ def error_body(code: str, message: str, *, retryable: bool = False) -> dict[str,
     return {"error": {"code": code, "message": message, "retryable": retryable}}
 
 
+def database_status(exc: sa_exc.DBAPIError) -> tuple[int, str, str]:
+    """(status, code, message) for a database error. A value the database rejects (out of range,
+    malformed) is the client's input, so a 4xx; a broken connection is ours and retryable."""
+    if isinstance(exc, sa_exc.DataError):
+        return 422, "InvalidValue", "a value in the request is out of range or malformed"
+    if isinstance(exc, sa_exc.IntegrityError):
+        return 409, "Conflict", "the request conflicts with stored data"
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) or exc.connection_invalidated:
+        return 503, "DatabaseUnavailable", "the database is unavailable; retry soon"
+    return 500, "InternalError", "the database could not complete the request"
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(sa_exc.DBAPIError)
+    async def _database(_: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
+        status, code, message = database_status(exc)
+        # The statement and parameters stay in the log: they can hold personal data.
+        if status >= 500:
+            log.error("database error -> %d: %s", status, exc.orig, exc_info=exc)
+        else:
+            log.info("database error -> %d: %s", status, exc.orig)
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return JSONResponse(error_body(code, message, retryable=status == 503), status, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Our error, not the client's: one JSON shape for every failure, and no traceback text out.
+        log.error("unhandled error", exc_info=exc)
+        return JSONResponse(error_body("InternalError", "internal error"), 500)
+
     @app.exception_handler(errors.InterviewerError)
     async def _domain(_: Request, exc: errors.InterviewerError) -> JSONResponse:
         status = status_for(exc)
         if status >= 500:
             log.error("request failed: %s", exc)
-        headers = {"Retry-After": "5"} if exc.retryable else None
+        retry_after = getattr(exc, "retry_after_s", 5)
+        headers = {"Retry-After": str(retry_after)} if exc.retryable else None
         return JSONResponse(
             error_body(type(exc).__name__, exc.message, retryable=exc.retryable), status, headers=headers
         )

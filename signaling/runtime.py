@@ -28,6 +28,7 @@ from evaluation.celery_app import create_celery
 from evaluation.config import ScoringOptions, WorkerConfig
 from evaluation.dispatch import EvaluationQueue
 from evaluation.workers import LocalWorkers, PoolOptions
+from signaling.redact import redact_url
 from signaling.settings import Settings
 from signaling.tokens import TokenSigner, load_or_create_secret
 
@@ -67,6 +68,13 @@ def worker_config(settings: Settings, *, database_url: str, redis_url: str) -> W
         ),
         report_cache_ttl_s=settings.cache_ttl_report_s,
     )
+
+
+def signing_secret(settings: Settings) -> bytes:
+    """The key join tokens and sessions are derived from: the configured one, else the data dir's."""
+    if settings.secret_key is not None and settings.secret_key.get_secret_value():
+        return settings.secret_key.get_secret_value().encode()
+    return load_or_create_secret(settings.data_dir / "secret.key")
 
 
 def extract_limits(settings: Settings) -> ExtractLimits:
@@ -159,7 +167,7 @@ class Runtime:
             stack.push_async_callback(redis.aclose)
             await redis.ping()
             timings["redis"] = time.perf_counter() - t
-            say(f"Redis ready at {redis_url} ({timings['redis']:.2f} s)")
+            say(f"Redis ready at {redact_url(redis_url)} ({timings['redis']:.2f} s)")
 
             t = time.perf_counter()
             registry = models or ModelRegistry(model_paths(settings))
@@ -189,11 +197,7 @@ class Runtime:
                     top_k=settings.retrieval_top_k, llm_languages=frozenset(settings.llm_languages)
                 ),
             )
-            secret = (
-                settings.secret_key.encode()
-                if settings.secret_key
-                else load_or_create_secret(settings.data_dir / "secret.key")
-            )
+            secret = signing_secret(settings)
         except BaseException:
             await stack.aclose()
             raise

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Language = Literal["en", "ko"]
@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     # Calls
     enable_calls: bool = True
     """Load the speech models and accept WebRTC calls. Off: the REST API only (resume and plans)."""
-    secret_key: str | None = None
-    """Signs join tokens. Unset: a random key created once in ``data_dir/secret.key``."""
+    secret_key: SecretStr | None = None
+    """Signs join tokens. Unset: a random key created once in ``data_dir/secret.key``. A SecretStr, so
+    printing the settings (or a traceback's locals) never shows it."""
     join_token_ttl_s: int = 2 * 3600
     interviewers_file: Path | None = None
     """Interviewer accounts (scrypt hashes), written by ``interview create-interviewer``. Unset:
@@ -85,6 +86,24 @@ class Settings(BaseSettings):
     max_rooms: int = Field(default=4, ge=1)
     """Live calls this process runs at once; one more gets 503 with Retry-After (a rejoin of a running
     call always gets in). Four kept next-question latency near its goal on 2 cores (docs/performance.md)."""
+    max_call_s: float = Field(default=3600.0, gt=0)
+    """Longest one connection may last; then the call is hung up (a rejoin continues the interview)."""
+    max_silent_s: float = Field(default=90.0, gt=0)
+    """Hang up a call when neither side has spoken for this long (no candidate speech above the
+    noise floor, no interviewer audio): a silent or abandoned connection frees its room."""
+    intake: Literal["interviewers", "open"] = "interviewers"
+    """Who may upload resumes and create interviews (which hands out join tokens): ``interviewers``
+    (signed in; they send the candidate the interview's link) or ``open`` (anyone, within the quotas
+    below: a self-service or demo deployment)."""
+    intake_per_address_per_hour: int = Field(default=10, ge=0)
+    """With ``intake=open``: interviews (and, separately, resume uploads) one client address may
+    create per hour; 0 disables."""
+    intake_global_per_hour: int = Field(default=200, ge=0)
+    """With ``intake=open``: interviews (and resume uploads) everyone together may create per hour;
+    0 disables."""
+    signin_attempts_per_minute: int = Field(default=10, ge=0)
+    """Sign-in attempts per client address per minute (the scrypt check is the costly part); 0
+    disables."""
     record_calls: bool = True
     """Record both sides of every call to ``data_dir/recordings``; turn rows point into the files."""
     acknowledge: bool = True
@@ -97,7 +116,6 @@ class Settings(BaseSettings):
     written). Long enough for a candidate whose connection dropped to rejoin and go on."""
     sweep_interval_s: float = Field(default=60.0, gt=0)
     """How often the server looks for abandoned interviews."""
-
 
     # Evaluation (Celery workers on the same Redis)
     evaluation: bool = True

@@ -26,7 +26,17 @@ def settings() -> Iterator[Settings]:
     # DATABASE_URL / REDIS_URL in the environment point the suite at external servers instead.
     # No local evaluation workers: the evaluation tests start their own pools, with models loaded once
     # per worker process, only where they are needed.
-    yield load_settings(data_dir=data_dir, rate_limit_per_minute=0, eval_workers=0)
+    # Open intake without quotas: the suite's clients create interviews as a self-service deployment
+    # would; the tests of the default policy (interviewer sign-in) and the quotas make their own apps.
+    yield load_settings(
+        data_dir=data_dir,
+        rate_limit_per_minute=0,
+        eval_workers=0,
+        intake="open",
+        intake_per_address_per_hour=0,
+        intake_global_per_hour=0,
+        signin_attempts_per_minute=0,
+    )
     shutil.rmtree(data_dir, ignore_errors=True)
 
 

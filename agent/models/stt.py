@@ -21,7 +21,7 @@ from agent.models.base import (
     TranscriptSegment,
     TranscriptWord,
 )
-from agent.text.repetition import kept_indices
+from agent.text.repetition import collapse_in_token, kept_indices
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -210,11 +210,23 @@ def voiced_end(audio: Pcm16, sample_rate: int) -> int:
     return end if len(audio) - end >= round(_MIN_TRIM_S * sample_rate) else len(audio)
 
 
+def _collapse_tokens(part: TranscriptSegment) -> TranscriptSegment:
+    """One segment with loops inside a token ("3,4,4,4,4,4,...") kept once."""
+    words = tuple(TranscriptWord(w.start_s, w.end_s, collapse_in_token(w.text)) for w in part.words)
+    text = " ".join(collapse_in_token(t) for t in part.text.split())
+    if text == " ".join(part.text.split()) and words == part.words:
+        return part
+    return TranscriptSegment(part.start_s, part.end_s, text, words)
+
+
 def collapse_loops(parts: tuple[TranscriptSegment, ...]) -> tuple[TranscriptSegment, ...]:
     """The segments with Whisper's repetition loops kept once, across segment boundaries (a loop
     often comes out as one short segment after another)."""
     if not parts:
         return parts
+    collapsed = tuple(_collapse_tokens(p) for p in parts)
+    changed = any(a is not b for a, b in zip(collapsed, parts, strict=True))
+    parts = collapsed if changed else parts
     if all(p.words for p in parts):
         flat = [(index, word) for index, part in enumerate(parts) for word in part.words]
         keep = set(kept_indices([word.text for _, word in flat]))

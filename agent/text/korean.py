@@ -26,6 +26,10 @@ def sino_number(n: int) -> str:
         return "마이너스 " + sino_number(-n)
     if n == 0:
         return "영"
+    if n >= 10**20:
+        # Past 경 there is no unit in use: a long digit string (an ID, a misheard number) is read
+        # digit by digit.
+        return "".join(_SINO_DIGITS[int(d)] for d in str(n))
     groups: list[str] = []
     big = 0
     while n:

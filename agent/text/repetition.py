@@ -44,19 +44,33 @@ def kept_indices(tokens: Sequence[str]) -> list[int]:
             last = i + (best_runs - 1) * best_n
             kept.extend(range(last, last + best_n))
             i += best_runs * best_n
+            # A loop runs to the end of Whisper's window and stops mid-word ("그는 그는 그"): a last
+            # token that only begins the repeated unit is that cut, not speech.
+            rest = keys[i:]
+            if len(rest) == 1 and rest[0] and keys[last].startswith(rest[0]):
+                i += 1
         else:
             kept.append(i)
             i += 1
     return kept
 
 
+# A loop inside one token: Whisper writes "3,4,4,4,4,4,4,..." without spaces. A unit ending in a
+# separator, repeated MIN_WORD_RUN times or more; "1,000,000" (two repeats) is a number.
+_IN_TOKEN = re.compile(r"([^,、·\s]{1,6}[,、·])\1{" + str(MIN_WORD_RUN - 1) + r",}")
+
+
+def collapse_in_token(token: str) -> str:
+    return _IN_TOKEN.sub(r"\1", token)
+
+
 def collapse_repeats(text: str) -> str:
     """``text`` with repetition loops kept once; legitimate doubled words untouched."""
-    tokens = text.split()
+    tokens = [collapse_in_token(t) for t in text.split()]
     return " ".join(tokens[i] for i in kept_indices(tokens))
 
 
 def has_loop(text: str) -> bool:
     """Whether ``text`` holds a run that :func:`collapse_repeats` would cut."""
     tokens = text.split()
-    return len(kept_indices(tokens)) < len(tokens)
+    return any(collapse_in_token(t) != t for t in tokens) or len(kept_indices(tokens)) < len(tokens)

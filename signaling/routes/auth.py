@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from agent.errors import TokenError
+from agent.errors import RateLimitedError, TokenError
 from signaling.auth import SESSION_COOKIE, InterviewerStore, Principal, SessionSigner
+from signaling.deps import app_settings
+from signaling.ratelimit import client_address, count_hit
+from signaling.runtime import signing_secret
 from signaling.schemas import ErrorOut
 from signaling.settings import Settings
-from signaling.tokens import load_or_create_secret
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -32,14 +34,9 @@ def access_for(conn: HTTPConnection) -> Access:
     state = conn.app.state
     access: Access | None = getattr(state, "access", None)
     if access is None:
-        settings: Settings = state.runtime.settings
-        secret = (
-            settings.secret_key.encode()
-            if settings.secret_key
-            else load_or_create_secret(settings.data_dir / "secret.key")
-        )
+        settings = app_settings(conn)
         path = settings.interviewers_file or settings.data_dir / "interviewers.json"
-        access = Access(InterviewerStore(path), SessionSigner(secret), settings)
+        access = Access(InterviewerStore(path), SessionSigner(signing_secret(settings)), settings)
         state.access = access
     return access
 
@@ -74,9 +71,10 @@ def require_interview_access(
         with contextlib.suppress(TokenError):
             return f"interviewer:{interviewer_of(request).name}"
     request.app.state.runtime.tokens.verify(token or bearer_token(authorization), interview_id=interview_id)
-    return "candidate"
+    return CANDIDATE
 
 
+CANDIDATE = "candidate"
 InterviewAccessDep = Annotated[str, Depends(require_interview_access)]
 
 
@@ -97,10 +95,25 @@ class AccessInfo(BaseModel):
     """False on a fresh install: the page then says how to create the first account."""
 
 
-@router.post("/login", response_model=Me, responses={401: {"model": ErrorOut}})
+async def _limit_attempts(request: Request, per_minute: int) -> None:
+    """Sign-in has its own limit, far below the API's: each attempt costs a scrypt check, and
+    guessing passwords must stay slow. Per address only: a limit per name would let anyone lock a
+    named interviewer out."""
+    if per_minute <= 0:
+        return
+    hit = await count_hit(request.app.state.runtime.redis, f"signin:{client_address(request.scope)}", 60)
+    if hit.count > per_minute:
+        raise RateLimitedError(
+            f"more than {per_minute} sign-in attempts per minute; wait and retry",
+            retry_after_s=hit.retry_after_s,
+        )
+
+
+@router.post("/login", response_model=Me, responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}})
 async def login(request: Request, body: Credentials, response: Response) -> Me:
     access = access_for(request)
-    if not access.store.verify(body.name, body.password):
+    await _limit_attempts(request, access.settings.signin_attempts_per_minute)
+    if not await access.store.averify(body.name, body.password):
         raise TokenError("wrong name or password")
     ttl = access.settings.session_ttl_s
     cookie = access.sessions.issue(body.name, ttl_s=ttl)
@@ -130,5 +143,5 @@ async def me(request: Request) -> AccessInfo:
     try:
         principal = interviewer_of(request)
     except TokenError:
-        return AccessInfo(signed_in=False, accounts_exist=access.store.exists())
+        return AccessInfo(signed_in=False, accounts_exist=await access.store.aexists())
     return AccessInfo(signed_in=True, name=principal.name, accounts_exist=True)

@@ -11,12 +11,15 @@ from typing import Annotated, Literal
 
 import soundfile as sf
 from fastapi import APIRouter, Header
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from agent.errors import ModelUnavailableError, NotFoundError
+from agent.errors import ModelUnavailableError, NotFoundError, RecordingUnavailableError
 from db import queries
 from db.engine import unit_of_work
+from evaluation import store as evaluation_store
+from evaluation.answers import answer_by_seq, group_answers
 from media.recording import parse_reference
 from signaling import live
 from signaling.deps import RuntimeDep
@@ -24,6 +27,8 @@ from signaling.routes.auth import InterviewAccessDep, bearer_token
 from signaling.schemas import ErrorOut
 
 router = APIRouter(prefix="/api/interviews", tags=["calls"])
+MAX_SEQ = 2**31 - 1
+"""``turns.seq`` is a Postgres integer: a larger one is not a turn, and must not reach the query."""
 
 
 class Offer(BaseModel):
@@ -46,6 +51,18 @@ class TurnOut(BaseModel):
     ended_s: float | None
     latencies: dict[str, object]
     audio_url: str | None = Field(default=None, description="The turn's recorded audio (WAV), when recorded")
+    kind: str | None = Field(
+        default=None, description="answer, greeting, next, follow_up, resume, close, other"
+    )
+    interrupted: bool = Field(
+        default=False, description="An interviewer line the candidate cut off: not asked"
+    )
+    question_index: int | None = Field(default=None, description="The planned question (0-based)")
+    answer_seq: int | None = Field(
+        default=None,
+        description="Candidate turns: the seq of the first turn of the answer this turn belongs to "
+        "(consecutive turns for one question are one answer); null for interviewer lines",
+    )
 
 
 @router.post(
@@ -83,6 +100,8 @@ async def turns(runtime: RuntimeDep, _: InterviewAccessDep, interview_id: uuid.U
         if await queries.get_interview(session, interview_id) is None:
             raise NotFoundError(f"interview {interview_id} not found")
         rows = await queries.list_turns(session, interview_id)
+        views = {v.seq: v for v in await evaluation_store.interview_turns(session, interview_id)}
+    answers = answer_by_seq(group_answers(views.values()))
     return [
         TurnOut(
             seq=t.seq,
@@ -92,6 +111,10 @@ async def turns(runtime: RuntimeDep, _: InterviewAccessDep, interview_id: uuid.U
             ended_s=t.ended_s,
             latencies=t.latencies,
             audio_url=live.audio_url(interview_id, t.seq) if t.audio_path else None,
+            kind=views[t.seq].kind if t.seq in views else None,
+            interrupted=views[t.seq].interrupted if t.seq in views else False,
+            question_index=views[t.seq].question_index if t.seq in views else None,
+            answer_seq=answers[t.seq].first.seq if t.seq in answers else None,
         )
         for t in rows
     ]
@@ -100,11 +123,19 @@ async def turns(runtime: RuntimeDep, _: InterviewAccessDep, interview_id: uuid.U
 @router.get(
     "/{interview_id}/turns/{seq}/audio",
     response_class=Response,
-    responses={200: {"content": {"audio/wav": {}}}, 401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    responses={
+        200: {"content": {"audio/wav": {}}},
+        401: {"model": ErrorOut},
+        404: {"model": ErrorOut},
+        409: {"model": ErrorOut},
+    },
     summary="One turn's recorded audio as WAV (interviewer sign-in, or the interview's join token)",
 )
 async def turn_audio(
-    runtime: RuntimeDep, _: InterviewAccessDep, interview_id: uuid.UUID, seq: int
+    runtime: RuntimeDep,
+    _: InterviewAccessDep,
+    interview_id: uuid.UUID,
+    seq: Annotated[int, PathParam(ge=0, le=MAX_SEQ)],
 ) -> Response:
     async with unit_of_work(runtime.sessions) as session:
         turn = await queries.get_turn(session, interview_id, seq)
@@ -115,7 +146,12 @@ async def turn_audio(
     except ValueError as exc:
         raise NotFoundError(f"turn {seq} has no readable recording") from exc
     path = runtime.settings.data_dir / relative
-    data = await asyncio.to_thread(_wav_span, path, start, end)
+    try:
+        data = await asyncio.to_thread(_wav_span, path, start, end)
+    except (sf.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
+        # A file whose header is not written yet (the call is still recording) or a damaged one:
+        # nothing the client did wrong, and maybe readable later.
+        raise RecordingUnavailableError(f"the recording of turn {seq} cannot be read now") from exc
     if data is None:
         raise NotFoundError(f"the recording of turn {seq} is gone")
     return Response(data, media_type="audio/wav", headers={"Cache-Control": "private, max-age=3600"})

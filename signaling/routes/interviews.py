@@ -12,7 +12,8 @@ from agent.session.presynth import plan_of
 from db import queries
 from db.engine import unit_of_work
 from signaling.deps import RuntimeDep
-from signaling.routes.auth import InterviewAccessDep
+from signaling.intake import InterviewCreatorDep
+from signaling.routes.auth import CANDIDATE, InterviewAccessDep
 from signaling.runtime import Runtime
 from signaling.schemas import ErrorOut, InterviewCreate, InterviewCreated, InterviewOut
 
@@ -56,10 +57,17 @@ async def cached_interview(runtime: Runtime, interview_id: uuid.UUID) -> Intervi
     "",
     status_code=201,
     response_model=InterviewCreated,
-    responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
-    summary="Create an interview and its question plan from a resume",
+    responses={
+        401: {"model": ErrorOut},
+        404: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+        429: {"model": ErrorOut},
+    },
+    summary="Create an interview and its question plan from a resume; see INTERVIEWER_INTAKE",
 )
-async def create_interview(runtime: RuntimeDep, body: InterviewCreate) -> InterviewCreated:
+async def create_interview(
+    runtime: RuntimeDep, _: InterviewCreatorDep, body: InterviewCreate
+) -> InterviewCreated:
     if body.question_count > runtime.settings.max_question_count:
         raise InvalidInputError(f"question_count must be at most {runtime.settings.max_question_count}")
     plan = await runtime.planner.create_interview(
@@ -83,7 +91,19 @@ async def create_interview(runtime: RuntimeDep, body: InterviewCreate) -> Interv
     "/{interview_id}",
     response_model=InterviewOut,
     responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
-    summary="An interview and its plan (interviewer sign-in, or the interview's join token)",
+    summary="An interview and its plan (interviewer sign-in); with the join token, the current question only",
 )
-async def get_interview(runtime: RuntimeDep, _: InterviewAccessDep, interview_id: uuid.UUID) -> InterviewOut:
-    return await cached_interview(runtime, interview_id)
+async def get_interview(
+    runtime: RuntimeDep, who: InterviewAccessDep, interview_id: uuid.UUID
+) -> InterviewOut:
+    interview = await cached_interview(runtime, interview_id)
+    if who == CANDIDATE:
+        return scoped_for_candidate(interview)
+    return interview
+
+
+def scoped_for_candidate(interview: InterviewOut) -> InterviewOut:
+    """What the candidate may see of the plan: the question they are on, nothing ahead (the whole
+    plan read in advance would let answers be prepared). Nothing once the interview is past it."""
+    current = interview.questions[interview.current_question : interview.current_question + 1]
+    return interview.model_copy(update={"questions": current, "plan_stats": {}})

@@ -12,6 +12,7 @@ from agent.resume.schema import ParsedResume
 from db import queries
 from db.engine import unit_of_work
 from signaling.deps import RuntimeDep
+from signaling.intake import ResumeCreatorDep
 from signaling.routes.auth import InterviewerDep
 from signaling.schemas import ErrorOut, ResumeOut
 
@@ -35,11 +36,18 @@ async def read_capped(upload: UploadFile, limit: int) -> bytes:
     "",
     status_code=201,
     response_model=ResumeOut,
-    responses={413: {"model": ErrorOut}, 415: {"model": ErrorOut}, 422: {"model": ErrorOut}},
-    summary="Upload a resume (PDF, DOCX or plain text, Korean or English)",
+    responses={
+        401: {"model": ErrorOut},
+        413: {"model": ErrorOut},
+        415: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+        429: {"model": ErrorOut},
+    },
+    summary="Upload a resume (PDF, DOCX or plain text, Korean or English); see INTERVIEWER_INTAKE",
 )
 async def upload_resume(
     runtime: RuntimeDep,
+    _: ResumeCreatorDep,
     file: UploadFile,
     target_role: Annotated[
         str | None, Form(max_length=200, description="Used only when the resume names no role.")

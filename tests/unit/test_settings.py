@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from signaling.redact import redact_url
 from signaling.settings import load_settings
 
 
@@ -38,3 +39,45 @@ def test_settings_are_immutable() -> None:
     s = load_settings()
     with pytest.raises(ValueError, match="frozen"):
         s.port = 1  # type: ignore[misc]
+
+
+def test_secret_key_is_never_printed() -> None:
+    settings = load_settings(secret_key="do-not-print-this-key-0123456789")
+    assert settings.secret_key is not None
+    assert settings.secret_key.get_secret_value() == "do-not-print-this-key-0123456789"
+    for text in (repr(settings), str(settings), settings.model_dump_json(), repr(settings.model_dump())):
+        assert "do-not-print-this-key" not in text
+
+
+@pytest.mark.parametrize(
+    ("url", "redacted"),
+    [
+        ("redis://:s3cret@redis:6379/0", "redis://:***@redis:6379/0"),
+        ("redis://default:s3cret@redis:6379/0", "redis://default:***@redis:6379/0"),
+        ("rediss://s3cret@cache.example:6380", "rediss://***@cache.example:6380"),
+        ("redis://redis:6379/0", "redis://redis:6379/0"),
+        ("unix:///tmp/redis.sock?db=0", "unix:///tmp/redis.sock?db=0"),
+        ("unix://:s3cret@/tmp/redis.sock", "unix://:***@/tmp/redis.sock"),
+        ("redis://redis:6379/0?password=s3cret&db=1", "redis://redis:6379/0?password=***&db=1"),
+        ("postgresql+asyncpg://app:s3cret@db:5432/x", "postgresql+asyncpg://app:***@db:5432/x"),
+        ("redis://user:p@ss:w0rd@host:1/0", "redis://user:***@host:1/0"),
+    ],
+)
+def test_urls_are_redacted(url: str, redacted: str) -> None:
+    assert redact_url(url) == redacted
+    assert "s3cret" not in redact_url(url)
+
+
+def test_unparseable_url_is_masked_whole() -> None:
+    assert redact_url("redis://[::1:bad") == "***"
+
+
+def test_call_and_intake_bounds_have_safe_defaults() -> None:
+    settings = load_settings()
+    assert settings.intake == "interviewers"  # strangers cannot hand themselves join tokens
+    assert 0 < settings.max_silent_s < settings.max_call_s
+    assert settings.signin_attempts_per_minute > 0
+    with pytest.raises(ValueError, match="max_silent_s"):
+        load_settings(max_silent_s=0)
+    with pytest.raises(ValueError, match="intake"):
+        load_settings(intake="anyone")

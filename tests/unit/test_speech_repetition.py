@@ -19,6 +19,10 @@ from agent.text.repetition import collapse_repeats, has_loop
         ("감사합니다. 감사합니다. 감사합니다. 감사합니다. 감사합니다.", "감사합니다."),
         ("the the the the the cache was cold", "the cache was cold"),
         ("배포 시간을 줄였고 배포 시간을 줄였고 배포 시간을 줄였고 그 결과", "배포 시간을 줄였고 그 결과"),
+        # Both measured from Whisper base on espeak-ng's Korean (bench/korean_speech.py).
+        ("그는 " * 30, "그는"),
+        ("그는 " * 30 + "그", "그는"),  # the window ended mid-word
+        ("3,4,3,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4,4", "3,4,3,4,4"),
     ],
 )
 def test_loops_are_kept_once(text: str, expected: str) -> None:
@@ -35,6 +39,7 @@ def test_loops_are_kept_once(text: str, expected: str) -> None:
         "네, 네, 맞습니다.",
         "We measured p50, p95 and p99 latency.",
         "I said that that was wrong.",
+        "We served 1,000,000 requests and 3,4,5 replicas.",
         "",
     ],
 )

@@ -23,6 +23,7 @@ from agent.text.korean import final_consonant, native_number, read_latin, sino_n
         (15000, "만오천"),
         (120000, "십이만"),
         (100000000, "일억"),
+        (12 * 10**20, "일이" + "영" * 20),  # past 경: digit by digit
     ],
 )
 def test_sino_numbers(n: int, reading: str) -> None:

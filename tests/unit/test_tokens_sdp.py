@@ -65,3 +65,30 @@ def test_secret_created_once_private(tmp_path: Path) -> None:
 def test_bad_offers_rejected_with_reason(sdp: str, kind: str, reason: str) -> None:
     with pytest.raises(InvalidSessionDescriptionError, match=reason):
         validate_offer(sdp, kind)
+
+
+def test_a_real_browser_offer_passes_and_opus_must_be_48k_stereo() -> None:
+    from tests.sdp_samples import CHROMIUM_OFFER
+
+    parsed = validate_offer(CHROMIUM_OFFER, "offer")
+    assert [m.kind for m in parsed.media] == ["audio", "application"]
+    # RFC 7587: opus is always opus/48000/2; aiortc would not negotiate "opus/16000" as Opus at all
+    # and fall back to G.722 without a word.
+    for wrong in ("opus/16000", "opus/48000/1", "opus/8000/2"):
+        with pytest.raises(InvalidSessionDescriptionError, match="Opus"):
+            validate_offer(CHROMIUM_OFFER.replace("opus/48000/2", wrong), "offer")
+
+
+def test_answer_codec_check() -> None:
+    from signaling.sdp import answer_uses_opus
+    from tests.sdp_samples import CHROMIUM_OFFER
+
+    assert answer_uses_opus(CHROMIUM_OFFER)  # opus first in the audio section
+    without_opus = "".join(
+        line
+        for line in CHROMIUM_OFFER.splitlines(keepends=True)
+        if not line.startswith(
+            ("a=rtpmap:111 ", "a=fmtp:111 ", "a=rtcp-fb:111 ", "a=rtpmap:63 ", "a=fmtp:63 ")
+        )
+    ).replace("SAVPF 111 63 9", "SAVPF 9")
+    assert not answer_uses_opus(without_opus)

@@ -74,3 +74,43 @@ def test_create_interviewer_command(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert InterviewerStore(tmp_path / "interviewers.json").verify("kim", "a good password")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert cli.main(["--data-dir", str(tmp_path), "create-interviewer", "lee", "--password-stdin"]) == 2
+
+
+def test_store_reads_the_file_only_when_it_changed(tmp_path: Path) -> None:
+    store = InterviewerStore(tmp_path / "interviewers.json")
+    store.create("kim", "0123456789")
+    assert store.verify("kim", "0123456789")
+    reads = store.reads
+    for _ in range(5):
+        assert store.exists()
+        assert store.names() == ["kim"]
+    assert store.reads == reads  # cached: same mtime, size and inode
+    # Another process (the CLI) adds an account: the server sees it on the next check.
+    InterviewerStore(store.path).create("lee", "9876543210")
+    assert store.verify("lee", "9876543210")
+    assert store.reads == reads + 1
+    store.path.unlink()
+    assert not store.exists()
+
+
+async def test_sign_in_check_runs_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import threading
+
+    from signaling import auth
+
+    store = InterviewerStore(tmp_path / "interviewers.json")
+    store.create("kim", "0123456789")
+    threads: list[int] = []
+    real = auth.check_password
+
+    def spy(password: str, encoded: str) -> bool:
+        threads.append(threading.get_ident())
+        return real(password, encoded)
+
+    monkeypatch.setattr(auth, "check_password", spy)
+    loop_thread = threading.get_ident()
+    results = await asyncio.gather(store.averify("kim", "0123456789"), store.averify("nobody", "x" * 10))
+    assert list(results) == [True, False]
+    assert len(threads) == 2  # an unknown name is checked too (same cost as a known one)
+    assert loop_thread not in threads
