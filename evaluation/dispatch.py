@@ -1,6 +1,10 @@
 """The producer side, in the call process: each finished candidate turn is enqueued for scoring
 at once, and hang-up enqueues the interview's close (chord + report). Sending never blocks the
-event loop (a dedicated thread talks to the broker) and never raises into the call."""
+event loop (a dedicated thread talks to the broker) and never raises into the call.
+
+A turn's task scores the whole answer the turn belongs to (``evaluation.answers``): when a
+candidate goes on after a false end of turn, the second turn's task scores both turns as one
+answer and replaces the first score. Nothing here needs to know which turns belong together."""
 
 from __future__ import annotations
 

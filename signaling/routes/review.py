@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from agent.errors import NotFoundError
 from db import queries
 from db.engine import unit_of_work
+from evaluation.answers import TurnView, group_answers
 from signaling import live
 from signaling.deps import RuntimeDep
 from signaling.routes.auth import InterviewerDep
@@ -49,7 +50,7 @@ def latency_summary(turns: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 @router.get(
     "/interviews/{interview_id}",
     responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
-    summary="An interview for review: summary, questions, transcript with recordings, scores, latencies",
+    summary="An interview for review: questions, transcript with recordings, answers, scores, latencies",
 )
 async def interview(runtime: RuntimeDep, _: InterviewerDep, interview_id: uuid.UUID) -> dict[str, Any]:
     snapshot = await live.interview_snapshot(runtime, interview_id, reviewer=True)
@@ -59,4 +60,33 @@ async def interview(runtime: RuntimeDep, _: InterviewerDep, interview_id: uuid.U
         questions = await queries.list_questions(session, interview_id)
     snapshot["questions"] = [{"ord": q.ord, "stage": q.stage, "text": q.text} for q in questions]
     snapshot["latency_summary"] = latency_summary(snapshot["turns"])
+    snapshot["answers"] = answers_of(snapshot["turns"])
     return snapshot
+
+
+def answers_of(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The transcript's answers (``evaluation.answers``): which candidate turns make each one; its
+    score is the one whose ``turn_id`` is the answer's first turn."""
+    views = [
+        TurnView(
+            seq=t["seq"],
+            speaker=t["speaker"],
+            text=t["text"],
+            kind=t.get("kind"),
+            interrupted=bool(t.get("interrupted")),
+            question_index=t.get("question_index"),
+            turn_id=t.get("turn_id"),
+        )
+        for t in turns
+    ]
+    return [
+        {
+            "answer_key": str(a.key),
+            "question_index": a.key.question_index,
+            "follow_up": a.key.follow_up,
+            "turn_id": a.first.turn_id,
+            "seqs": list(a.seqs),
+            "turn_ids": [t.turn_id for t in a.turns],
+        }
+        for a in group_answers(views)
+    ]

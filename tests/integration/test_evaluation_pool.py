@@ -175,7 +175,7 @@ async def test_an_answer_that_cannot_be_scored_is_reported_not_swallowed(
 ) -> None:
     assert runtime.evaluation is not None
     good = GOOD[1]
-    too_long = "I built the search service. " * 400  # 11,200 characters: over the scoring limit
+    too_long = "I built the search service. " * 4000  # 112,000 characters: over the scoring limit
     interview_id, qids = await make_interview(runtime, "en", [good.question, "What else did you build?"])
     async with EventWaiter(runtime.redis, interview_id) as waiter:
         ok_id = await add_exchange(

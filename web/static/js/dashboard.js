@@ -2,11 +2,11 @@
 import { applyTranslations, installLanguageToggle, t } from "./i18n.js";
 import { LiveStream } from "./live.js";
 import { ensureSignedIn, signOut } from "./signin.js";
-import { transcriptItem } from "./transcript.js";
+import { renderTranscript } from "./transcript.js";
 
 const $ = (id) => document.getElementById(id);
 const rooms = new Map(); // interview_id -> summary
-const view = { selected: null, turns: [], scores: new Map(), clockOffsetMs: 0 };
+const view = { selected: null, turns: [], scores: new Map(), keys: new Map(), clockOffsetMs: 0 };
 window.dashboardPage = { rooms, view, stream: "idle" };
 let live = null;
 
@@ -121,23 +121,38 @@ function scoreText(score) {
   return [`${t("score")} ${value}`, false];
 }
 
-function renderTurn(turn) {
-  $("transcript").append(transcriptItem(turn, { questionTag: true, scoreBadge: true }));
-  paintScore(turn.turn_id);
+function renderTurns() {
+  // One block per answer (consecutive candidate turns for one question), one score per answer.
+  view.keys = renderTranscript($("transcript"), view.turns, { questionTags: true, scoreBadges: true });
+  paintScores();
 }
 
-function paintScore(turnId) {
-  const badge = $("transcript").querySelector(`li[data-turn-id="${turnId}"] [data-role=score]`);
-  if (!badge) return;
-  const [text, pending] = scoreText(view.scores.get(turnId));
-  badge.textContent = text;
-  badge.classList.toggle("pending", pending);
+function scoreOf(li) {
+  // Scores are keyed by the answer's first turn; a row from before answers were grouped may sit
+  // on a later turn of the answer.
+  const own = view.scores.get(li.dataset.answerId);
+  if (own) return own;
+  const ids = view.turns
+    .filter((turn) => view.keys?.get(turn.seq)?.key === li.dataset.answerKey)
+    .map((turn) => turn.turn_id)
+    .reverse();
+  return ids.map((id) => view.scores.get(id)).find(Boolean);
 }
 
-function addTurn(turn) {
+function paintScores() {
+  for (const li of $("transcript").querySelectorAll("li.answer")) {
+    const badge = li.querySelector("[data-role=score]");
+    if (!badge) continue;
+    const [text, pending] = scoreText(scoreOf(li));
+    badge.textContent = text;
+    badge.classList.toggle("pending", pending);
+  }
+}
+
+function addTurn(turn, { render = true } = {}) {
   if (!turn.turn_id || view.turns.some((x) => x.turn_id === turn.turn_id)) return;
   view.turns.push(turn);
-  renderTurn(turn);
+  if (render) renderTurns();
 }
 
 function onMessage(msg) {
@@ -166,8 +181,8 @@ function onMessage(msg) {
       view.clockOffsetMs = Date.parse(msg.server_time) - Date.now();
       rooms.set(msg.interview.interview_id, msg.interview);
       for (const score of msg.scores || []) view.scores.set(score.turn_id, score);
-      for (const turn of msg.turns) addTurn(turn);
-      for (const id of view.scores.keys()) paintScore(id);
+      for (const turn of msg.turns) addTurn(turn, { render: false });
+      renderTurns();
       renderRooms();
       break;
     case "turn":
@@ -177,7 +192,7 @@ function onMessage(msg) {
     case "score_started":
       if (msg.type === "score_started" && view.scores.get(msg.turn_id)?.type === "score") break;
       view.scores.set(msg.turn_id, msg);
-      paintScore(msg.turn_id);
+      paintScores();
       break;
     case "report_ready": {
       const room = rooms.get(msg.interview_id);
@@ -213,8 +228,7 @@ async function start() {
   applyTranslations();
   installLanguageToggle($("lang-toggle"), () => {
     renderRooms();
-    $("transcript").innerHTML = "";
-    for (const turn of view.turns) renderTurn(turn);
+    renderTurns();
   });
   const name = await ensureSignedIn($("signin"));
   $("who").textContent = t("signed_in_as", { name });

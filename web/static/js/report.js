@@ -5,7 +5,7 @@ import { applyTranslations, installLanguageToggle, t } from "./i18n.js";
 import { barChart } from "./chart.js";
 import { LiveStream } from "./live.js";
 import { ensureSignedIn } from "./signin.js";
-import { transcriptItem } from "./transcript.js";
+import { renderTranscript } from "./transcript.js";
 
 const $ = (id) => document.getElementById(id);
 const interviewId = location.pathname.split("/").pop();
@@ -86,7 +86,7 @@ function render() {
   ]
     .filter(Boolean)
     .join(" · ");
-  renderTranscript(review);
+  renderTranscript($("transcript"), review.turns, { questionTags: true });
   renderLatency(review.latency_summary || {});
   if (!report) {
     $("overall").textContent = "";
@@ -132,9 +132,13 @@ function renderAnswers(answers) {
   answers.forEach((a, i) => {
     const card = document.createElement("article");
     card.className = "answer-card";
+    card.dataset.answerKey = a.answer_key || "";
     const h = document.createElement("h4");
     const score = a.status === "done" ? `${t("score")} ${round(a.overall)}` : t("score_failed");
-    h.textContent = `${i + 1}. ${score}`;
+    const tag = Number.isInteger(a.question_index)
+      ? ` · Q${a.question_index + 1}${a.follow_up > 0 ? ` · ${t("follow_up_tag", { n: a.follow_up })}` : ""}`
+      : "";
+    h.textContent = `${i + 1}. ${score}${tag}`;
     const q = document.createElement("p");
     q.innerHTML = `<strong></strong> `;
     q.firstChild.textContent = `${t("question")}:`;
@@ -143,7 +147,21 @@ function renderAnswers(answers) {
     ans.innerHTML = `<strong></strong> `;
     ans.firstChild.textContent = `${t("answer")}:`;
     ans.append(a.answer || "–");
+    const parts = (a.seqs || []).length;
+    if (parts > 1) {
+      const note = document.createElement("span");
+      note.className = "muted";
+      note.dataset.role = "parts";
+      note.textContent = ` (${t("answer_parts_note", { n: parts })})`;
+      ans.append(note);
+    }
     card.append(h, q, ans);
+    if (a.status === "done" && a.complete === false) {
+      const warn = document.createElement("p");
+      warn.className = "muted";
+      warn.textContent = t("partial");
+      card.append(warn);
+    }
     const comps = Object.entries(a.competencies || {});
     if (comps.length) {
       const p = document.createElement("p");
@@ -165,13 +183,6 @@ function renderAnswers(answers) {
   });
 }
 
-function renderTranscript(review) {
-  const list = $("transcript");
-  list.innerHTML = "";
-  for (const turn of review.turns) {
-    list.append(transcriptItem(turn));
-  }
-}
 
 function renderLatency(summary) {
   const body = $("latency").tBodies[0];
