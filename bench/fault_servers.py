@@ -9,7 +9,6 @@ stays valid; Redis is terminated and started again on its socket with its append
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 from db.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -29,11 +28,7 @@ class RestartablePostgres:
         return self.url
 
     def _pg_ctl(self, args: list[str]) -> None:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-            from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # made at import time
-        user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs it as its own user under root
-        pg_ctl(args, pgdata=self.pgdata, user=user, timeout=60)
+        self._embedded.pg_ctl(args, timeout_s=60)
 
     def stop(self) -> None:
         """Stop the server now, cutting every connection (a restart's first half)."""

