@@ -167,6 +167,10 @@ class CallManager:
     def rooms(self) -> dict[uuid.UUID, Room]:
         return dict(self._rooms)
 
+    def connected(self) -> set[uuid.UUID]:
+        """Interviews with a call on this server or a join under way: never abandoned."""
+        return set(self._rooms) | self._joining
+
     async def _plan(self, interview_id: uuid.UUID) -> tuple[InterviewPlan, list[uuid.UUID], bool]:
         async with unit_of_work(self._runtime.sessions) as session:
             interview = await queries.get_interview(session, interview_id)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from evaluation.celery_app import create_celery
 from evaluation.config import ScoringOptions, WorkerConfig
 from evaluation.dispatch import EvaluationQueue
 from evaluation.workers import LocalWorkers, PoolOptions
+from signaling.background import AbandonedSweeper, SweepOptions
 from signaling.redact import redact_url
 from signaling.settings import Settings
 from signaling.tokens import TokenSigner, load_or_create_secret
@@ -115,6 +117,9 @@ class Runtime:
     tts_cache: SharedSpeechCache | None = None
     """The process's TTS cache over Redis (live calls and pre-synthesis); None without calls."""
     presynth: Presynthesizer | None = None
+    sweeper: AbandonedSweeper[object] | None = None
+    """Finalizes interviews left ``live`` with no call past the grace period (and ended ones whose
+    report never got written)."""
     startup_s: dict[str, float] = field(default_factory=dict)
     _stack: AsyncExitStack = field(default_factory=AsyncExitStack)
 
@@ -234,7 +239,35 @@ class Runtime:
                 on_end=queue.on_end if queue is not None else None,
             )
             stack.push_async_callback(runtime.calls.close)
+        runtime._open_sweeper()
         return runtime
+
+    def _open_sweeper(self) -> None:
+        """Last opened, so first closed: no sweep runs while the calls or the database close."""
+        from evaluation.abandoned import AbandonOptions, finalize_abandoned
+
+        options = AbandonOptions(grace_s=self.settings.abandoned_grace_s)
+        queue = self.evaluation
+        calls = self.calls
+
+        async def sweep(connected: Collection[uuid.UUID]) -> Sequence[object]:
+            return await finalize_abandoned(
+                self.sessions,
+                connected=connected,
+                close=queue.close_interview if queue is not None else None,
+                options=options,
+            )
+
+        sweeper: AbandonedSweeper[object] = AbandonedSweeper(
+            sweep,
+            connected=calls.connected if calls is not None else frozenset,
+            options=SweepOptions(
+                interval_s=self.settings.sweep_interval_s, grace_s=self.settings.abandoned_grace_s
+            ),
+        )
+        sweeper.start()
+        self._stack.push_async_callback(sweeper.aclose)
+        self.sweeper = sweeper
 
     def _open_tts_cache(self, registry: ModelRegistry) -> None:
         """Opened before the calls so it closes after them (the stack unwinds in reverse)."""

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, async_playwright
 
 from db import queries
@@ -147,7 +148,10 @@ async def test_an_answer_given_in_two_turns_reads_as_one_on_the_dashboard_and_th
     async with async_playwright() as pw:
         browser = await support.launch(pw, fake_audio=None, grant_microphone=False)
         try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            page = await context.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(f"{server}/dashboard#room={interview_id}")
             await _sign_in(page)
             await page.wait_for_function("document.querySelectorAll('#transcript li.answer').length === 3")
@@ -170,9 +174,18 @@ async def test_an_answer_given_in_two_turns_reads_as_one_on_the_dashboard_and_th
             assert await page.locator("#transcript > li.interviewer").count() == 4
             await page.screenshot(path=artifacts / f"answers-dashboard-{language}.png", full_page=True)
 
-            report = await browser.new_page(viewport={"width": 1280, "height": 900})
+            report = await context.new_page()  # signed in: the same cookies
+            report.on("pageerror", lambda exc: errors.append(str(exc)))
+            report.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             await report.goto(f"{server}/report/{interview_id}")
-            await report.wait_for_function("window.reportPage?.state === 'ready'")
+            try:
+                await report.wait_for_function("window.reportPage?.state === 'ready'")
+            except PlaywrightError as exc:
+                state = await report.evaluate(
+                    "fetch(location.pathname.replace('/report/', '/api/interviews/') + '/report')"
+                    ".then(async (r) => [window.reportPage?.state, r.status, await r.text()])"
+                )
+                raise AssertionError(f"report page not ready: {state} {errors}") from exc
             await _set_language(report, language)
             cards = report.locator("#answers .answer-card")
             assert await cards.count() == 3
@@ -182,5 +195,6 @@ async def test_an_answer_given_in_two_turns_reads_as_one_on_the_dashboard_and_th
             assert ("given in 2 parts" if language == "en" else "2번에 나누어 답변") in card
             assert await report.locator("#transcript li.answer").count() == 3
             await report.screenshot(path=artifacts / f"answers-report-{language}.png", full_page=True)
+            assert errors == []
         finally:
             await browser.close()

@@ -59,11 +59,11 @@ function questionTag(index, followUp) {
 }
 
 /** One interviewer line (a line the candidate cut off says so and reads as not asked). */
-export function transcriptItem(turn, { questionTag: withTag = false } = {}) {
+export function transcriptItem(turn, { questionTag: withTag = false, followUp = 0 } = {}) {
   const li = document.createElement("li");
   li.className = turn.speaker;
   if (turn.turn_id) li.dataset.turnId = turn.turn_id;
-  const tags = [withTag ? questionTag(turn.question_index, 0) : null];
+  const tags = [withTag ? questionTag(turn.question_index, followUp || 0) : null];
   if (turn.interrupted) {
     li.classList.add("interrupted");
     tags.push(t("interrupted"));
@@ -85,8 +85,12 @@ export function renderTranscript(list, turns, { questionTags = false, scoreBadge
   const parts = new Map();
   for (const { key } of keys.values()) parts.set(key, (parts.get(key) || 0) + 1);
   let open = null; // { key, li } of the answer block lines are being added to
+  const asked = new Map(); // question index -> follow-ups asked (to tag the interviewer's lines)
   for (const turn of [...turns].sort((a, b) => a.seq - b.seq)) {
     if (turn.speaker !== "candidate") {
+      if (turn.kind === "follow_up" && !turn.interrupted && Number.isInteger(turn.question_index)) {
+        asked.set(turn.question_index, (asked.get(turn.question_index) || 0) + 1);
+      }
       if (turn.interrupted && open) {
         const cut = document.createElement("p");
         cut.className = "cut";
@@ -95,7 +99,8 @@ export function renderTranscript(list, turns, { questionTags = false, scoreBadge
         continue;
       }
       open = null;
-      list.append(transcriptItem(turn, { questionTag: questionTags }));
+      const followUp = turn.kind === "follow_up" && !turn.interrupted ? asked.get(turn.question_index) : 0;
+      list.append(transcriptItem(turn, { questionTag: questionTags, followUp }));
       continue;
     }
     const info = keys.get(turn.seq);
