@@ -119,8 +119,8 @@ async def lock_answer(session: AsyncSession, first_turn_id: uuid.UUID) -> Evalua
 
 def supersedes(evaluation: Evaluation | None, last_seq: int) -> bool:
     """Whether writing a version ending at ``last_seq`` may replace ``evaluation``: never an older
-    version over a newer one (a late task), and never a failure over a finished score of the same
-    or a newer version."""
+    version over a newer one (a late task). (A failure never replaces a finished score at all:
+    ``tasks.record_failure`` keeps the score and notes the reason.)"""
     if evaluation is None or evaluation.last_seq is None:
         return True
     return last_seq >= evaluation.last_seq
