@@ -128,6 +128,8 @@ class RoomOutbox:
         self._idle = asyncio.Event()
         self._idle.set()
         self._failing_since: float | None = None
+        self._exhausted = False
+        """A write was given up in the current outage: the next ones get one try each."""
         self._closed = False
         self.stored = 0
         self.failed = 0
@@ -190,11 +192,14 @@ class RoomOutbox:
                 result = await item.write()
             except Exception as exc:
                 now = time.monotonic()
+                if not self._retryable(exc):
+                    await self._give_up(item, exc, tries, 0.0)
+                    return
                 if self._failing_since is None:
                     self._failing_since = now
                 delay = next(delays)
                 outage_s = now - self._failing_since
-                if not self._retryable(exc) or outage_s + delay > self._policy.budget_s:
+                if self._exhausted or outage_s + delay > self._policy.budget_s:
                     await self._give_up(item, exc, tries, outage_s)
                     return
                 OUTBOX_WRITES.labels(item.kind, "retried").inc()
@@ -205,6 +210,7 @@ class RoomOutbox:
             if tries > 1:
                 log.info("outbox %s: %s stored after %d tries", self.name, item.label, tries)
             self._failing_since = None
+            self._exhausted = False
             self.stored += 1
             OUTBOX_WRITES.labels(item.kind, "stored").inc()
             if item.after is not None:
@@ -216,6 +222,7 @@ class RoomOutbox:
 
     async def _give_up(self, item: _Write, exc: Exception, tries: int, outage_s: float) -> None:
         self.failed += 1
+        self._exhausted = self._exhausted or self._retryable(exc)
         OUTBOX_WRITES.labels(item.kind, "failed").inc()
         log.error(
             "outbox %s: %s given up after %d tries over %.1f s: %s",

@@ -1,14 +1,17 @@
 """The room outbox: order, retries, coalesced state saves, giving up (with a report) and the
-retry-or-not decision. The writes are scripted callables: the outbox takes nothing else."""
+retry-or-not decision; and the abandoned-interview sweeper's schedule. The writes are scripted
+callables: the outbox takes nothing else."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Sequence
 
 import pytest
 from sqlalchemy import exc as sa_exc
 
+from signaling.background import AbandonedSweeper, SweepOptions
 from signaling.outbox import RetryPolicy, RoomOutbox, is_retryable
 
 FAST = RetryPolicy(first_delay_s=0.001, max_delay_s=0.004, budget_s=60.0)
@@ -146,3 +149,43 @@ def test_policy_is_checked_and_backs_off_to_its_ceiling() -> None:
     assert all(0.05 <= v <= 0.8 for v in values)
     assert max(values[5:]) > 0.3
     assert values[0] <= 0.1
+
+
+# --- the abandoned-interview sweeper's own rules (the finalizer is a recording stand-in) ----------
+
+
+class RecordingSweep:
+    def __init__(self, fail_times: int = 0) -> None:
+        self.calls: list[set[uuid.UUID]] = []
+        self.fail_times = fail_times
+
+    async def __call__(self, connected: Collection[uuid.UUID]) -> Sequence[uuid.UUID]:
+        self.calls.append(set(connected))
+        if self.fail_times > 0:
+            self.fail_times -= 1
+            raise ConnectionRefusedError("database down")
+        return []
+
+
+async def test_the_sweeper_protects_a_call_it_saw_for_the_grace_period() -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    now: set[uuid.UUID] = {a, b}
+    sweep = RecordingSweep()
+    sweeper = AbandonedSweeper(sweep, connected=lambda: now, options=SweepOptions(grace_s=0.05))
+    await sweeper.run_once()
+    now = {b}  # a hung up: still protected within the grace period, whatever its last turn says
+    await sweeper.run_once()
+    await asyncio.sleep(0.1)
+    await sweeper.run_once()  # past it, a is the finalizer's to judge
+    assert sweep.calls == [{a, b}, {a, b}, {b}]
+    assert sweeper.sweeps == 3
+
+
+async def test_a_failed_sweep_does_not_stop_the_next() -> None:
+    sweep = RecordingSweep(fail_times=2)
+    sweeper = AbandonedSweeper(sweep, connected=frozenset, options=SweepOptions(interval_s=0.001))
+    sweeper.start()
+    while sweeper.sweeps < 2:  # noqa: ASYNC110 - the loop's own counter, no event to wait on
+        await asyncio.sleep(0.005)
+    await sweeper.aclose()
+    assert len(sweep.calls) >= 4  # two failures, then sweeps that succeeded
