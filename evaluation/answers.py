@@ -67,8 +67,9 @@ class Answer:
     turns: tuple[TurnView, ...]
     """The candidate turns, in ``seq`` order (never empty)."""
     question: str
-    """The interviewer's line that asked it (the last non-interrupted question line before the
-    answer's first turn), or "" when none was stored."""
+    """The interviewer's line that asked it: the last whole (not cut off) question line for its
+    key before the answer's first turn, else a cut-off one for that key, else "" (the planned
+    question's text is the caller's fallback)."""
 
     @property
     def first(self) -> TurnView:
@@ -103,24 +104,34 @@ def group_answers(turns: Iterable[TurnView]) -> list[Answer]:
     """The interview's answers in the order they were first given."""
     follow_ups: dict[int, int] = {}
     last_index = 0
-    asked = ""
+    asked: dict[AnswerKey, str] = {}
+    """The last line that asked each key's question; a cut-off line only until a whole one came."""
+    cut: dict[AnswerKey, str] = {}
     groups: dict[AnswerKey, list[TurnView]] = {}
     questions: dict[AnswerKey, str] = {}
     for turn in sorted(turns, key=lambda t: t.seq):
-        if turn.speaker != "candidate" and turn.interrupted:
-            continue  # cut off by the candidate: not asked, and the plan did not move
+        if turn.speaker != "candidate":
+            index = last_index if turn.question_index is None else turn.question_index
+            asks = turn.kind in QUESTION_KINDS or turn.kind is None
+            if turn.interrupted:
+                # Cut off by the candidate: not asked, and the plan did not move. Its text still
+                # names the question if the call advanced anyway and no whole line asked it.
+                if asks:
+                    ordinal = follow_ups.get(index, 0) + (turn.kind == FOLLOW_UP)
+                    cut[AnswerKey(index, ordinal)] = turn.text
+                continue
+            last_index = index
+            if turn.kind == FOLLOW_UP:
+                follow_ups[index] = follow_ups.get(index, 0) + 1
+            if asks:
+                asked[AnswerKey(index, follow_ups.get(index, 0))] = turn.text
+            continue
         if turn.question_index is not None:
             last_index = turn.question_index
-        if turn.speaker != "candidate":
-            if turn.kind == FOLLOW_UP:
-                follow_ups[last_index] = follow_ups.get(last_index, 0) + 1
-            if turn.kind in QUESTION_KINDS or turn.kind is None:
-                asked = turn.text
-            continue
         key = AnswerKey(last_index, follow_ups.get(last_index, 0))
         if key not in groups:
             groups[key] = []
-            questions[key] = asked
+            questions[key] = asked.get(key) or cut.get(key, "")
         groups[key].append(turn)
     return [Answer(key, tuple(ts), questions[key]) for key, ts in groups.items()]
 

@@ -227,3 +227,20 @@ def test_a_score_of_an_earlier_version_makes_the_report_partial() -> None:
     assert report["answers"][0]["complete"] is False
     assert report["answers_failed"][0]["error"] == "ModelTimeoutError: slow"
     assert "채점하지 못했습니다" in report["summary"]
+
+
+def test_a_cut_line_the_plan_moved_past_still_names_the_next_answers_question() -> None:
+    # Seen in a real call: the candidate spoke over the last words of each question, so both lines
+    # are stored as interrupted, yet the plan moved on (the candidate's turn says Q2).
+    turns = [
+        iv(0, "Hello. Tell me about X.", "greeting", 0, interrupted=True),
+        cand(1, "X was...", 0),
+        iv(2, "Next question. And Y?", "next", 1, interrupted=True),
+        cand(4, "Y was...", 1),
+    ]
+    answers = group_answers(turns)
+    assert [(str(a.key), a.seqs) for a in answers] == [("0.0", (1,)), ("1.0", (4,))]
+    assert [a.question for a in answers] == ["Hello. Tell me about X.", "Next question. And Y?"]
+    # A whole line for the same question wins over a cut one.
+    whole = [*turns[:3], iv(3, "And Y?", "next", 1), turns[3]]
+    assert group_answers(whole)[1].question == "And Y?"

@@ -48,6 +48,8 @@ CASES = [
     ],
     [iv(0, "greeting", 0), cand(1, 0), iv(2, "next", 1), cand(3, 1), iv(4, "resume", 1), cand(5, 1)],
     [cand(1, None), iv(2, None, None), cand(3, None)],
+    # cut lines the plan moved past anyway (a real call: the candidate spoke over each question's end)
+    [iv(0, "greeting", 0, interrupted=True), cand(1, 0), iv(2, "next", 1, interrupted=True), cand(3, 1)],
 ]
 
 

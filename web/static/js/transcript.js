@@ -86,12 +86,19 @@ export function renderTranscript(list, turns, { questionTags = false, scoreBadge
   for (const { key } of keys.values()) parts.set(key, (parts.get(key) || 0) + 1);
   let open = null; // { key, li } of the answer block lines are being added to
   const asked = new Map(); // question index -> follow-ups asked (to tag the interviewer's lines)
-  for (const turn of [...turns].sort((a, b) => a.seq - b.seq)) {
+  const sorted = [...turns].sort((a, b) => a.seq - b.seq);
+  const nextAnswerKey = (i) => {
+    const next = sorted.slice(i + 1).find((x) => x.speaker === "candidate");
+    return next ? keys.get(next.seq).key : null;
+  };
+  for (const [i, turn] of sorted.entries()) {
     if (turn.speaker !== "candidate") {
       if (turn.kind === "follow_up" && !turn.interrupted && Number.isInteger(turn.question_index)) {
         asked.set(turn.question_index, (asked.get(turn.question_index) || 0) + 1);
       }
-      if (turn.interrupted && open) {
+      // A cut line the candidate talked over and went on with the same answer sits inside it;
+      // one the candidate then answered as the next question stands alone (marked cut off).
+      if (turn.interrupted && open && nextAnswerKey(i) === open.key) {
         const cut = document.createElement("p");
         cut.className = "cut";
         cut.textContent = `${t("interviewer")} (${t("interrupted")}): ${turn.text}`;
