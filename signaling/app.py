@@ -6,11 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
-from starlette.requests import Request
 
 from agent.models.registry import ModelRegistry
 from signaling import http_errors
@@ -58,13 +55,6 @@ def create_app(
         # Set now, not only in the lifespan: in-process test transports do not run lifespans.
         app.state.runtime = runtime
     http_errors.install(app)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
-        return JSONResponse(http_errors.error_body("ValidationError", message), 422)
 
     def current_redis() -> Redis | None:
         rt: Runtime | None = getattr(app.state, "runtime", None)

@@ -106,6 +106,8 @@ class Room:
     last_activity: float = field(default_factory=time.monotonic)
     """Monotonic time either side was last heard (candidate speech, interviewer audio playing)."""
     watchdog: asyncio.Task[None] | None = None
+    shut: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once everything of the room is closed (``closed`` is set when closing starts)."""
 
     def heard(self) -> None:
         self.last_activity = time.monotonic()
@@ -141,6 +143,31 @@ class _Samples:
         return frame.samples
 
 
+async def _close_connection(pc: RTCPeerConnection, interview_id: uuid.UUID) -> None:
+    """Close a peer connection, all of it. aiortc's ``close()`` stops at the first step that fails
+    (on a connection whose negotiation failed half-way: a data channel transport never made, an ICE
+    transport already closed), leaving the ICE sockets and DTLS tasks after it open: stop those one
+    by one."""
+    try:
+        await pc.close()
+        return
+    except Exception:
+        log.warning(
+            "interview %s: closing its connection failed; stopping each part", interview_id, exc_info=True
+        )
+    parts: list[Any] = []
+    for transceiver in pc.getTransceivers():
+        with contextlib.suppress(Exception):
+            await transceiver.stop()
+        parts.append(transceiver.receiver.transport)
+    parts.append(getattr(pc.sctp, "transport", None))
+    for dtls in parts:  # each DTLS transport, then the ICE transport under it
+        for part in (dtls, getattr(dtls, "transport", None)):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    await part.stop()
+
+
 class CallManager:
     def __init__(
         self,
@@ -157,6 +184,8 @@ class CallManager:
         self._rooms: dict[uuid.UUID, Room] = {}
         self._joining: set[uuid.UUID] = set()
         self._lock = asyncio.Lock()
+        self._open_rooms: dict[int, Room] = {}
+        """Every room not yet closed in full, registered or not (one being replaced or refused)."""
         self._join_locks: dict[uuid.UUID, tuple[asyncio.Lock, int]] = {}
         """Per interview: its joins run one at a time (lock, joins holding or waiting for it)."""
         self.shutdown_timeout_s = 20.0
@@ -248,6 +277,7 @@ class CallManager:
         )
         outbound = PacedAudioTrack(recorder=recording.interviewer if recording else None)
         room = Room(interview_id, pc, outbound, question_ids, recording=recording)
+        self._open_rooms[id(room)] = room
         pc.addTrack(outbound)
 
         @pc.on("datachannel")
@@ -439,8 +469,11 @@ class CallManager:
                 await asyncio.wait_for(room.closed.wait(), tick)
                 return
             now = time.monotonic()
-            if room.outbound.playing:
-                room.last_activity = now
+            # Audio actually sent, not merely queued: a client that never connects never drains
+            # the greeting, and must not look busy for ever.
+            sent = room.outbound.last_audio_sent_at
+            if sent is not None and sent > room.last_activity:
+                room.last_activity = sent
             if now - room.started_at >= settings.max_call_s:
                 reason = "max_duration"
             elif now - room.last_activity >= settings.max_silent_s:
@@ -479,12 +512,18 @@ class CallManager:
             # session reads the state back.
             await room.outbox.aclose()
         room.outbound.stop()
-        await room.pc.close()
-        if room.recording is not None:
-            await asyncio.to_thread(room.recording.close)
+        try:
+            await _close_connection(room.pc, room.interview_id)
+        finally:
+            if room.recording is not None:
+                await asyncio.to_thread(room.recording.close)
+            self._open_rooms.pop(id(room), None)
+            room.shut.set()
 
     async def close(self) -> None:
         async with self._lock:
             rooms, self._rooms = list(self._rooms.values()), {}
         await asyncio.gather(*(self._close_room(r) for r in rooms))
+        # Rooms already closing on their own (hung up, replaced by a rejoin): closed means these too.
+        await asyncio.gather(*(r.shut.wait() for r in list(self._open_rooms.values())))
         metrics.ACTIVE_CALLS.set(0)

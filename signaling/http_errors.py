@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent import errors
 
@@ -64,6 +66,22 @@ def install(app: FastAPI) -> None:
             log.info("database error -> %d: %s", status, exc.orig)
         headers = {"Retry-After": "5"} if status == 503 else None
         return JSONResponse(error_body(code, message, retryable=status == 503), status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        return JSONResponse(error_body("ValidationError", message), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI answers a body it cannot decode (bytes that are not UTF-8 under a JSON content
+        # type) with a bare 400; it is a malformed request like any other: 422 in our one shape.
+        if exc.status_code == 400:
+            return JSONResponse(error_body("ValidationError", "the request body could not be parsed"), 422)
+        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

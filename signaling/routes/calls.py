@@ -73,6 +73,7 @@ class TurnOut(BaseModel):
         401: {"model": ErrorOut},
         404: {"model": ErrorOut},
         409: {"model": ErrorOut},
+        503: {"model": ErrorOut, "description": "All rooms are taken (Retry-After), or calls are disabled"},
     },
     summary="Join the interview's call: post an SDP offer, get the answer",
 )

@@ -89,3 +89,31 @@ async def test_unreadable_recording_is_a_retryable_conflict() -> None:
     assert resp.status_code == 409
     assert resp.json()["error"]["retryable"] is True
     assert resp.headers["retry-after"] == "5"
+
+
+async def test_an_undecodable_body_is_a_422_in_the_one_error_shape() -> None:
+    from pydantic import BaseModel
+
+    class Body(BaseModel):
+        name: str
+
+    app = FastAPI()
+    http_errors.install(app)
+
+    @app.post("/things")
+    async def things(body: Body) -> dict[str, str]:
+        return {"name": body.name}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        bad = await client.post(
+            "/things", content=b"\xff\xfe\x00", headers={"content-type": "application/json"}
+        )
+        missing = await client.get("/nowhere")
+        wrong_method = await client.delete("/things")
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "ValidationError"
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "NotFound"
+    assert wrong_method.status_code == 405
+    assert "allow" in wrong_method.headers
