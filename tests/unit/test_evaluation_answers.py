@@ -7,10 +7,13 @@ import uuid
 from types import SimpleNamespace
 from typing import Any, cast
 
+from agent.models.base import EmbeddingKind, Vectors
 from evaluation.answers import AnswerKey, TurnView, answer_by_seq, group_answers, view_of
+from evaluation.config import ScoringOptions
 from evaluation.report import build_report, render_text
-from evaluation.scoring import scoring_window
+from evaluation.scoring import AnswerInput, score_answer, scoring_window
 from evaluation.store import ReportInputs, is_current, supersedes
+from tests.fakes import FakeEmbedder, FakeLLM
 
 
 def iv(seq: int, text: str, kind: str | None, q: int | None, *, interrupted: bool = False) -> TurnView:
@@ -244,3 +247,30 @@ def test_a_cut_line_the_plan_moved_past_still_names_the_next_answers_question() 
     # A whole line for the same question wins over a cut one.
     whole = [*turns[:3], iv(3, "And Y?", "next", 1), turns[3]]
     assert group_answers(whole)[1].question == "And Y?"
+
+
+class RecordingEmbedder(FakeEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def _embed_impl(self, texts: list[str], kind: EmbeddingKind) -> Vectors:
+        self.texts.extend(texts)
+        return super()._embed_impl(texts, kind)
+
+
+async def test_a_minutes_long_monologue_is_scored_and_the_models_read_a_bounded_window() -> None:
+    sentence = "When I joined the team our billing jobs took six hours, so I rewrote them in parallel. "
+    monologue = sentence * 300  # ~26,000 characters: about half an hour of speech
+    options = ScoringOptions()
+    embedder, llm = RecordingEmbedder(), FakeLLM({**dict.fromkeys(COMPETENCIES, 3), "depth": 4, "quote": ""})
+    item = AnswerInput(
+        question="Tell me about it.", answer=monologue, language="en", started_s=0.0, ended_s=1800.0
+    )
+    score = await score_answer(item, llm=llm, embedder=embedder, options=options)
+    assert 0 <= score.overall <= 100
+    assert score.features.words == len(monologue.split())  # the features read all of it
+    assert max(len(t) for t in embedder.texts) <= options.window_chars + 3
+    prompt = llm.calls[0][-1].content
+    assert len(prompt) <= options.window_chars + 500
+    assert "…" in prompt  # its start and its end, not the first 1,500 characters alone
