@@ -7,6 +7,10 @@ persisted state only once its reply has actually been heard (livekit adds the as
 the history when playback ends or is cut; a reply dropped before its first frame never is), so a
 reply that never played does not move the interview on. ``tts_node`` serves pre-synthesized audio
 at once when it has it.
+
+When a turn ends, and what stops the interviewer, is decided in :mod:`agent.session.turn_taking`;
+this class only carries those decisions out: a line the candidate cut off by going on with the answer
+is stored as interrupted, is not asked, and the decision runs again on the grown answer.
 """
 
 from __future__ import annotations
@@ -24,38 +28,24 @@ from livekit.agents import llm
 from livekit.agents.utils.audio import AudioByteStream
 from livekit.agents.voice import Agent, ModelSettings
 from livekit.agents.voice.events import (
+    AgentStateChangedEvent,
     ConversationItemAddedEvent,
-    UserInputTranscribedEvent,
     UserStateChangedEvent,
 )
 
 from agent.session import script
 from agent.session.ack import Acknowledger
 from agent.session.audio_io import monotonic_from_wall, pcm_frames
-from agent.session.cues import looks_unfinished
 from agent.session.decide import Decider, Decision
 from agent.session.plugins import LKSpeechToText
 from agent.session.speech import SpeechLibrary
 from agent.session.state import InterviewPlan, InterviewState, StateStore
+from agent.session.turn_taking import TurnTaking, repeat_line, request_in, silence_prompt, stop_at_once
 from agent.session.turns import TurnKind, TurnRecord, TurnTimer
 
 log = logging.getLogger(__name__)
 
 TurnCallback = Callable[[TurnRecord], Awaitable[None] | None]
-
-
-def answer_since_last_reply(chat_ctx: llm.ChatContext) -> str:
-    """The candidate's words since the interviewer last spoke, across any turns whose replies were
-    dropped before they played (the candidate paused, then went on)."""
-    parts: list[str] = []
-    for item in reversed(chat_ctx.items):
-        if not isinstance(item, llm.ChatMessage):
-            continue
-        if item.role == "assistant":
-            break
-        if item.role == "user" and item.text_content:
-            parts.append(item.text_content)
-    return " ".join(reversed(parts)).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +58,10 @@ class _Pending:
     decision_s: float | None = None
 
 
+ASKING: frozenset[TurnKind] = frozenset({"greeting", "resume", "next", "follow_up", "repeat"})
+"""Interviewer lines that put a question to the candidate: once heard, a new answer starts."""
+
+
 class Interviewer(Agent):
     def __init__(
         self,
@@ -78,9 +72,9 @@ class Interviewer(Agent):
         decider: Decider,
         speech: SpeechLibrary,
         timer: TurnTimer,
+        turn_taking: TurnTaking,
         on_turn: TurnCallback | None = None,
         ack: Acknowledger | None = None,
-        ack_min_speech_s: float = 0.6,
         stt: LKSpeechToText | None = None,
         prefetch_wait_s: float = 10.0,
     ) -> None:
@@ -91,27 +85,31 @@ class Interviewer(Agent):
         self._decider = decider
         self._speech = speech
         self._timer = timer
+        self._turns = turn_taking
         self._on_turn = on_turn
         self._ack = ack
-        self._ack_min_speech_s = ack_min_speech_s
         self._stt_plugin = stt  # not _stt: Agent keeps its own STT override there
         self._prefetch_wait_s = prefetch_wait_s
         self._pending: _Pending | None = None
         self._tts_timing: tuple[str, float, bool] | None = None
         """(text, seconds from text to first audio, served from the cache) of the latest reply."""
         self._seq = itertools.count()
-        self._acked = False
-        self._speech_started_at: float | None = None
-        self._last_transcript = ""
-        self._heard_finals: list[str] = []
-        """Final transcripts since the interviewer last spoke: the answer so far."""
-        self._heard_interim = ""
+        self._line_started_at: float | None = None
+        """When the interviewer's current line began to play (monotonic); None before its audio."""
+        self._asked_text = ""
+        """The question the candidate is answering, as a repeat would say it."""
+        self._last_request: str | None = None
+        self._prompts = 0
+        self._silence_task: asyncio.Task[None] | None = None
+        self._barge_task: asyncio.Task[None] | None = None
         self._seen_user_items: set[str] = set()
         self._tasks: set[asyncio.Future[None]] = set()
         self._save_lock = asyncio.Lock()
         self.closed = asyncio.Event()
         """Set once the closing line has been heard."""
         self.turns: list[TurnRecord] = []
+        self.stops: list[float] = []
+        """Monotonic times the interviewer stopped its own line because the candidate spoke."""
 
     @property
     def state(self) -> InterviewState:
@@ -123,9 +121,12 @@ class Interviewer(Agent):
         session = self.session
         session.on("conversation_item_added", self._on_item_added)
         session.on("user_state_changed", self._on_user_state)
-        session.on("user_input_transcribed", self._on_transcribed)
+        session.on("agent_state_changed", self._on_agent_state)
         resuming = self._state.status == "live" or self._state.question_index > 0
         text = script.opening(self.plan, self._state)
+        question = self.plan.question(self._state.question_index)
+        self._asked_text = question.text if question is not None else ""
+        self._turns.asked(self._asked_text)
         self._state = self._state.started()
         self._save()
         self._prefetch_upcoming()
@@ -136,10 +137,13 @@ class Interviewer(Agent):
         session = self.session
         session.off("conversation_item_added", self._on_item_added)
         session.off("user_state_changed", self._on_user_state)
-        session.off("user_input_transcribed", self._on_transcribed)
+        session.off("agent_state_changed", self._on_agent_state)
 
     async def aclose(self) -> None:
-        """Drop a pending LLM judgement; wait for state saves and turn callbacks still running."""
+        """Drop a pending LLM judgement and timers; wait for state saves and turn callbacks."""
+        for task in (self._silence_task, self._barge_task):
+            if task is not None:
+                task.cancel()
         await self._decider.aclose()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
@@ -154,12 +158,31 @@ class Interviewer(Agent):
     ) -> AsyncGenerator[str, None]:
         if self._state.status == "ended":
             return
-        answer = answer_since_last_reply(chat_ctx)
+        pending = await self._reply()
+        self._pending = pending
+        yield pending.text
+
+    async def _reply(self) -> _Pending:
+        """What to say once the candidate has finished: a request is granted without moving the plan;
+        an answer gets the decision, made on the whole answer (every turn since the question)."""
+        language = self.plan.language
+        request = self._last_request
+        if request == "repeat" and self._asked_text:
+            self._turns.answer.clear()  # the request is no part of the answer
+            return _Pending("repeat", repeat_line(self._asked_text, language))
+        answer = self._turns.answer.text
         started = time.perf_counter()
-        decision = await self._decider.decide(answer, self._state, self.plan)
-        self._pending = _Pending(decision.kind, decision.text, decision, time.perf_counter() - started)
+        if request == "move_on":
+            upcoming = self.plan.question(self._state.question_index + 1)
+            why = "candidate asked to move on"
+            if upcoming is None:
+                decision = Decision("close", script.closing(language), why)
+            else:
+                decision = Decision("next", script.next_question(upcoming, language), why)
+        else:
+            decision = await self._decider.decide(answer, self._state, self.plan)
         log.info("decision %s (%s, %s): %s", decision.kind, decision.source, decision.reason, decision.text)
-        yield decision.text
+        return _Pending(decision.kind, decision.text, decision, time.perf_counter() - started)
 
     async def tts_node(
         self, text: AsyncIterable[str], model_settings: ModelSettings
@@ -171,7 +194,12 @@ class Interviewer(Agent):
             return
         # Timed here: livekit's own TTFB needs the text's arrival, which a whole-text node hides.
         started = time.perf_counter()
-        cached = await self._speech.lookup(full, wait_s=self._prefetch_wait_s)
+        cached = await self._speech.lookup(full)
+        if cached is None:
+            # The reply's audio is not ready: a short acknowledgement covers the wait (never before
+            # the answer is over: it plays only once the turn has ended, like the reply itself).
+            self._acknowledge()
+            cached = await self._speech.lookup(full, wait_s=self._prefetch_wait_s)
         if cached is not None:
             self._tts_timing = (full, time.perf_counter() - started, True)
             for frame in pcm_frames(cached.pcm, cached.sample_rate):
@@ -191,51 +219,65 @@ class Interviewer(Agent):
             for frame in framer.flush():
                 yield frame
 
+    def _acknowledge(self) -> None:
+        pending = self._pending
+        if (
+            self._ack is None
+            or self._ack.active
+            or self._state.status != "live"
+            or pending is None
+            or pending.decision is None
+        ):
+            return
+        self._ack.play()
+
     # --- session events ---------------------------------------------------------------------------
+
+    def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
+        if ev.new_state == "speaking":
+            self._line_started_at = monotonic_from_wall(ev.created_at)
+            self._turns.interviewer_speaking = True
+        elif ev.old_state == "speaking":
+            self._turns.interviewer_speaking = False
+        if ev.new_state == "listening":
+            self._line_started_at = None
+
+    def _line_in_flight(self) -> bool:
+        """The interviewer is preparing or playing a line (or its acknowledgement is out)."""
+        busy = self.session.agent_state in ("thinking", "speaking")
+        return busy or (self._ack is not None and self._ack.active)
 
     def _on_user_state(self, ev: UserStateChangedEvent) -> None:
         at = monotonic_from_wall(ev.created_at)
         if ev.new_state == "speaking":
             self._timer.user_started(at)
-            self._speech_started_at = at
+            self._cancel_silence_prompt()
             if self._ack is not None and self._ack.drop():
-                self._acked = False  # the candidate went on: the next pause may earn one again
                 log.debug("acknowledgement dropped: the candidate spoke again")
+            if self._line_in_flight() and self._state.status == "live":
+                since = None if self._line_started_at is None else at - self._line_started_at
+                if stop_at_once(since, self._turns.options):
+                    self._stop_line("the candidate went on with the answer")
+                else:
+                    self._barge_task = asyncio.create_task(self._barge_in_check(at))
         elif ev.new_state == "listening" and ev.old_state == "speaking":
-            end = self._timer.user_stopped(at)
-            spoke_s = end - self._speech_started_at if self._speech_started_at is not None else 0.0
-            self._maybe_acknowledge(spoke_s)
-            if self._state.status == "live":
+            self._timer.user_stopped(at)
+            if self._state.status == "live" and not self._line_in_flight():
                 # Judge the answer heard so far while its last words are still being transcribed.
-                self._decider.speculate(self._heard_so_far(), self._state, self.plan)
+                self._decider.speculate(self._turns.answer.text, self._state, self.plan)
 
-    def _maybe_acknowledge(self, spoke_s: float) -> None:
-        ack = self._ack
-        if (
-            ack is None
-            or self._acked
-            or ack.active
-            or self._state.status != "live"
-            or spoke_s < self._ack_min_speech_s
-            or self.session.agent_state == "speaking"
-            or looks_unfinished(self._last_transcript, self.plan.language)
-        ):
-            return
-        ack.play()
-        self._acked = True
+    async def _barge_in_check(self, started_at: float) -> None:
+        """Later in a line, speech stops it only if it lasts: a backchannel is over before."""
+        await asyncio.sleep(self._turns.options.barge_in_s)
+        if self._timer.user_speaking_since == started_at and self._line_in_flight():
+            self._stop_line("the candidate spoke over the interviewer")
 
-    def _on_transcribed(self, ev: UserInputTranscribedEvent) -> None:
-        if not ev.transcript:
-            return
-        self._last_transcript = ev.transcript
-        if ev.is_final:
-            self._heard_finals.append(ev.transcript)
-            self._heard_interim = ""
-        else:
-            self._heard_interim = ev.transcript
-
-    def _heard_so_far(self) -> str:
-        return " ".join([*self._heard_finals, self._heard_interim]).strip()
+    def _stop_line(self, why: str) -> None:
+        log.info("interviewer stops its line: %s", why)
+        self.stops.append(time.monotonic())
+        if self._ack is not None:
+            self._ack.drop()
+        self.session.interrupt()
 
     def _on_item_added(self, ev: ConversationItemAddedEvent) -> None:
         item = ev.item
@@ -246,6 +288,31 @@ class Interviewer(Agent):
             self._record_user(item)
         elif item.role == "assistant":
             self._record_agent(item)
+
+    # --- silence after a question -----------------------------------------------------------------
+
+    def _cancel_silence_prompt(self) -> None:
+        if self._silence_task is not None:
+            self._silence_task.cancel()
+            self._silence_task = None
+
+    def _arm_silence_prompt(self) -> None:
+        self._cancel_silence_prompt()
+        if self._prompts >= self._turns.options.max_prompts or self._state.status != "live":
+            return
+        self._silence_task = asyncio.create_task(self._silence_prompt())
+
+    async def _silence_prompt(self) -> None:
+        await asyncio.sleep(self._turns.options.silence_prompt_s)
+        if self._line_in_flight() or self._timer.user_speaking_since is not None:
+            return
+        if self._turns.answer.words:
+            return  # the candidate has begun: a pause inside an answer is the policy's to judge
+        text = silence_prompt(self.plan.language, self._prompts, self._turns.options.max_prompts)
+        self._prompts += 1
+        self._pending = _Pending("prompt", text)
+        self._silence_task = None
+        self.session.say(text)
 
     # --- turns and state --------------------------------------------------------------------------
 
@@ -261,13 +328,17 @@ class Interviewer(Agent):
             latencies["stt_final_s"] = round(delay, 3)
         if self._stt_plugin is not None and self._stt_plugin.last_finalize_s is not None:
             latencies["stt_finalize_s"] = round(self._stt_plugin.last_finalize_s, 3)
+        if (wait := self._turns.last_wait) is not None:
+            latencies["end_of_turn_wait_s"] = wait.silence_s
+        text = message.text_content or ""
+        self._last_request = request_in(text, self.plan.language)
         started, stopped = self._speaking_span(metrics)
         self._emit(
             TurnRecord(
                 seq=next(self._seq),
                 speaker="candidate",
-                text=message.text_content or "",
-                kind="answer",
+                text=text,
+                kind="request" if self._last_request is not None else "answer",
                 question_index=self._question_index(),
                 started_s=self._timer.since_origin(started),
                 ended_s=self._timer.since_origin(self._timer.speech_end or stopped),
@@ -278,12 +349,21 @@ class Interviewer(Agent):
     def _record_agent(self, message: llm.ChatMessage) -> None:
         pending, self._pending = self._pending, None
         kind: TurnKind = pending.kind if pending is not None else "other"
-        if pending is not None and pending.decision is not None:
+        # A line the candidate cut off by speaking on is given back: not asked, the plan stays, and
+        # the answer goes on (a greeting cut short still put its question: the call has begun).
+        given_back = message.interrupted and kind not in ("greeting", "resume")
+        if pending is not None and pending.decision is not None and not given_back:
             self._state = self._state.after(pending.decision.kind)
             self._save()
             self._prefetch_upcoming()
-        self._acked = False
-        self._heard_finals, self._heard_interim = [], ""
+        if not given_back:
+            self._last_request = None
+            if kind in ASKING:
+                self._asked_text = self._question_text(pending)
+                self._turns.asked(self._asked_text)
+                self._prompts = 0
+            if kind in ASKING or kind == "prompt":
+                self._arm_silence_prompt()
         metrics = message.metrics
         latencies = self._timer.take(question=kind in ("follow_up", "next"))
         if pending is not None and pending.decision_s is not None:
@@ -311,8 +391,17 @@ class Interviewer(Agent):
                 latencies=latencies,
             )
         )
-        if self._state.status == "ended":
+        if self._state.status == "ended" and not given_back:
             self.closed.set()
+
+    def _question_text(self, pending: _Pending | None) -> str:
+        """The question a line of ``pending`` put, as a repeat says it (no greeting or transition)."""
+        if pending is not None and pending.kind in ("follow_up",):
+            return pending.text
+        if pending is not None and pending.kind == "repeat":
+            return self._asked_text
+        question = self.plan.question(self._state.question_index)
+        return question.text if question is not None else ""
 
     @staticmethod
     def _speaking_span(metrics: Mapping[str, object]) -> tuple[float | None, float | None]:

@@ -42,7 +42,7 @@ from agent.models.base import (
     TextToSpeech,
 )
 from agent.models.transcriber import IncrementalTranscriber, TranscriberOptions
-from agent.session.cues import looks_unfinished, too_short
+from agent.session.turn_taking import TurnTaking
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +105,14 @@ class LKSpeechToText(stt.STT[_Events]):
         vad: vad.VAD | None,
         language: str | None = None,
         transcriber_options: TranscriberOptions | None = None,
-        unfinished_hold_s: float = 0.0,
+        turn_taking: TurnTaking | None = None,
         update_every_s: float = 1.0,
         pause_update_s: float | None = 0.1,
     ) -> None:
-        """``unfinished_hold_s``: how much longer to wait for more speech before ending the turn when
-        the transcript ends mid-sentence ("... and", "um"). ``update_every_s``: new speech between two
-        transcriptions while the candidate speaks. ``pause_update_s``: silence after which an idle
+        """``turn_taking``: decides how long each pause must last before the answer is over (see
+        :mod:`agent.session.turn_taking`); None ends the turn at every end of speech.
+        ``update_every_s``: new speech between two transcriptions while the candidate speaks.
+        ``pause_update_s``: silence after which an idle
         transcriber starts one more update at once: begun inside the end-of-turn silence, it covers
         every voiced frame, and the final transcript then reuses it instead of a call of its own."""
         if update_every_s <= 0:
@@ -124,7 +125,7 @@ class LKSpeechToText(stt.STT[_Events]):
         # The stream paces the updates itself; the transcriber's own floor only stops a pause
         # update on a sliver of audio.
         self._options = transcriber_options or TranscriberOptions(min_update_s=0.3)
-        self._hold_s = unfinished_hold_s
+        self.turn_taking = turn_taking
         self.update_every_s = update_every_s
         self.pause_update_s = pause_update_s
         self.last_finalize_s: float | None = None
@@ -136,18 +137,6 @@ class LKSpeechToText(stt.STT[_Events]):
     @property
     def stt_model(self) -> SpeechToText:
         return self._model
-
-    def hold_for(self, text: str, turn_text: str | None = None) -> float:
-        """How long to wait for more speech after an utterance whose transcript is ``text``, when
-        the turn so far (this utterance included) is ``turn_text``: a mid-sentence ending, or a turn
-        too short to be an answer yet, keeps it open a little longer."""
-        if self._hold_s <= 0:
-            return 0.0
-        so_far = text if turn_text is None else turn_text
-        if not so_far.strip():
-            return 0.0  # noise with no words: nothing to wait for
-        unfinished = looks_unfinished(text, self._language) or too_short(so_far, self._language)
-        return self._hold_s if unfinished else 0.0
 
     def new_transcriber(self) -> IncrementalTranscriber:
         return IncrementalTranscriber(self._model, language=self._language, options=self._options)
@@ -205,8 +194,6 @@ class _TranscribingStream(stt.RecognizeStream):
         self._vad_model = vad_model
         self._epoch = 0
         self._resumed = asyncio.Event()
-        self._turn_text = ""
-        """Final transcripts since the last END_OF_SPEECH: the turn livekit would commit next."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def _run(self) -> None:
@@ -242,6 +229,8 @@ class _TranscribingStream(stt.RecognizeStream):
             if ev.type == vad.VADEventType.START_OF_SPEECH:
                 self._epoch += 1
                 self._resumed.set()
+                if self._owner.turn_taking is not None:
+                    self._owner.turn_taking.speech_started(time.time() - ev.speech_duration)
                 # A fresh transcriber: the previous utterance may still be finalizing on its own.
                 current = _Utterance(self._owner.new_transcriber(), self._epoch)
                 # The start event carries the speech so far, prefix padding included.
@@ -257,6 +246,8 @@ class _TranscribingStream(stt.RecognizeStream):
             elif ev.type == vad.VADEventType.END_OF_SPEECH and current is not None:
                 utterance, current = current, None
                 speech_end = time.time() - ev.silence_duration - ev.inference_duration
+                if self._owner.turn_taking is not None:
+                    self._owner.turn_taking.speech_ended(speech_end)
                 voiced_until = max(0.0, utterance.transcriber.fed_s - ev.silence_duration)
                 last_final = self._spawn(self._finish(utterance, last_final, voiced_until, speech_end))
 
@@ -316,6 +307,10 @@ class _TranscribingStream(stt.RecognizeStream):
         text = transcript.text.strip() if transcript is not None else ""
         if transcript is not None:
             self._owner.last_finalize_s = transcriber.last_final_s if transcriber.last_final_audio_s else 0.0
+        turn_taking = self._owner.turn_taking
+        if text and turn_taking is not None and not turn_taking.heard(text):
+            log.debug("backchannel over the interviewer, not a turn: %r", text)
+            return
         if text:
             language = transcript.language if transcript is not None and transcript.language else None
             self._event_ch.send_nowait(
@@ -325,15 +320,14 @@ class _TranscribingStream(stt.RecognizeStream):
                     speech_end_time=speech_end,
                 )
             )
-        if text:
-            self._turn_text = f"{self._turn_text} {text}".strip()
-        hold = self._owner.hold_for(text, self._turn_text)
+        # The pause must last as long as the turn-taking policy asks, counted from the end of the
+        # voice (the VAD's silence and the final transcript already took part of it).
+        hold = turn_taking.wait().silence_s - (time.time() - speech_end) if turn_taking is not None else 0.0
         if hold > 0 and self._epoch == utterance.epoch:
             self._resumed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._resumed.wait(), hold)
         if self._epoch == utterance.epoch:
-            self._turn_text = ""
             self._event_ch.send_nowait(
                 stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH, speech_end_time=speech_end)
             )

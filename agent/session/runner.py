@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from livekit.agents import APIConnectOptions, vad
@@ -46,6 +46,7 @@ from agent.session.interviewer import Interviewer, TurnCallback
 from agent.session.plugins import LKLanguageModel, LKSpeechToText, LKTextToSpeech, load_vad
 from agent.session.speech import MemorySpeechCache, SpeechCache, SpeechLibrary
 from agent.session.state import InterviewPlan, InterviewState, StateStore
+from agent.session.turn_taking import TurnTaking, TurnTakingOptions, prompt_texts
 from agent.session.turns import TurnRecord, TurnTimer
 
 log = logging.getLogger(__name__)
@@ -85,15 +86,13 @@ class SessionOptions:
     endpointing_delay_s: float = 0.3
     """Extra wait after the end of speech before the turn commits, counted from the end of speech:
     at or below ``min_silence_s`` it adds nothing, and the final transcript commits the turn."""
-    min_interruption_s: float = 0.5
-    """Candidate speech needed to interrupt the interviewer."""
-    unfinished_hold_s: float = 0.8
-    """Extra wait for more speech when the transcript ends mid-sentence ("... and", "um")."""
+    turn_taking: TurnTakingOptions = field(default_factory=TurnTakingOptions)
+    """When an answer is over, when candidate speech stops the interviewer, when to prompt."""
     ack: bool = True
+    """Play a short acknowledgement at the end of an answer when the reply's audio is not ready yet
+    (benchmarks compare both)."""
     follow_ups: bool = True
     """At most one follow-up per planned question; off, the interview asks exactly the plan."""
-    """Play a short acknowledgement the moment the candidate stops (benchmarks compare both)."""
-    ack_min_speech_s: float = 0.6
     decision_llm: bool = False
     """Let the LLM refine unclear follow-up decisions; it starts judging at the candidate's pause.
     Off by default: on the 2-core machine SmolLM2 took 2.9 s for a verdict beside Whisper, and
@@ -117,7 +116,7 @@ class SessionOptions:
     max_duration_s: float | None = None
 
     def __post_init__(self) -> None:
-        if self.min_silence_s <= 0 or self.endpointing_delay_s < 0 or self.min_interruption_s <= 0:
+        if self.min_silence_s <= 0 or self.endpointing_delay_s < 0:
             raise ValueError("silence, endpointing and interruption durations must be positive")
         if self.llm_threads < 1:
             raise ValueError("llm_threads must be at least 1")
@@ -141,6 +140,9 @@ class InterviewOutcome:
     error: str | None = None
 
 
+_NEVER_S = 3600.0
+
+
 def turn_handling(options: SessionOptions) -> TurnHandlingOptions:
     return {
         "turn_detection": options.turn_detection,
@@ -148,7 +150,10 @@ def turn_handling(options: SessionOptions) -> TurnHandlingOptions:
         "interruption": {
             "enabled": True,
             "mode": "vad",
-            "min_duration": options.min_interruption_s,
+            # Never by livekit's VAD rule: the interviewer stops its own lines (turn_taking.py), at
+            # the first voiced frame after a false end of turn, later only for sustained speech.
+            # Interruptions stay enabled so a committed turn may still replace a playing line.
+            "min_duration": _NEVER_S,
             # Our track cannot pause, so a "false interruption" cannot be resumed anyway.
             "resume_false_interruption": False,
             "false_interruption_timeout": None,
@@ -160,7 +165,11 @@ def turn_handling(options: SessionOptions) -> TurnHandlingOptions:
 
 
 def build_session(
-    options: SessionOptions, models: SessionModels, vad_model: vad.VAD, language: str
+    options: SessionOptions,
+    models: SessionModels,
+    vad_model: vad.VAD,
+    language: str,
+    turn_taking: TurnTaking | None = None,
 ) -> AgentSession[None]:
     # Local models: retrying a failed call after livekit's 2 s back-off only stalls the call.
     no_retry = APIConnectOptions(max_retry=0, timeout=30.0)
@@ -171,7 +180,7 @@ def build_session(
             vad=vad_model,
             language=language,
             transcriber_options=options.transcriber,
-            unfinished_hold_s=options.unfinished_hold_s,
+            turn_taking=turn_taking,
             update_every_s=options.stt_update_every_s,
             pause_update_s=options.stt_pause_update_s,
         ),
@@ -239,7 +248,7 @@ async def run_interview(
         # The opening is awaited so the greeting starts at once; the rest is made in the background.
         opening = script.opening(plan, state)
         speech.prefetch(opening)
-        for text in script.fixed_utterances(language):
+        for text in [*script.fixed_utterances(language), *prompt_texts(language)]:
             speech.prefetch(text)
         clips = await asyncio.wait_for(_acknowledgement_clips(speech, language), options.start_timeout_s)
         await asyncio.wait_for(speech.get(opening), options.start_timeout_s)
@@ -254,7 +263,8 @@ async def run_interview(
         )
         ack = Acknowledger(sink, events, clips, reply_busy=lambda: reply_output.busy) if options.ack else None
 
-        session = build_session(options, models, vad_model, language)
+        turn_taking = TurnTaking(language, options.turn_taking)
+        session = build_session(options, models, vad_model, language, turn_taking)
         stt_plugin = session.stt if isinstance(session.stt, LKSpeechToText) else None
         agent = Interviewer(
             plan=plan,
@@ -269,8 +279,8 @@ async def run_interview(
             timer=timer,
             on_turn=on_turn,
             ack=ack,
-            ack_min_speech_s=options.ack_min_speech_s,
             stt=stt_plugin,
+            turn_taking=turn_taking,
         )
         session_closed = asyncio.Event()
 

@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Speaker = Literal["candidate", "interviewer"]
-TurnKind = Literal["answer", "greeting", "resume", "follow_up", "next", "close", "other"]
+TurnKind = Literal[
+    "answer", "request", "greeting", "resume", "follow_up", "next", "repeat", "prompt", "close", "other"
+]
+"""``request``: a candidate turn that asks for something instead of answering (repeat the question,
+move on). ``repeat``: the interviewer says the current question again. ``prompt``: a gentle
+"take your time" after a long silence. Neither ``repeat`` nor ``prompt`` moves the plan."""
 
 LATENCY_KEYS = (
     "endpointing_s",

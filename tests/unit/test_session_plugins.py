@@ -11,6 +11,7 @@ from livekit.agents import llm, stt
 
 from agent.errors import ModelError
 from agent.session.plugins import LKLanguageModel, LKSpeechToText, LKTextToSpeech
+from agent.session.turn_taking import TurnTaking, TurnTakingOptions
 from tests.fakes import FakeLLM, FakeSTT, FakeTTS, FakeVAD
 
 
@@ -81,25 +82,41 @@ async def test_stream_skips_end_of_speech_when_speech_resumes() -> None:
     model.close()
 
 
-async def test_unfinished_sentence_holds_the_end_of_speech() -> None:
+async def test_end_of_speech_waits_the_silence_the_policy_asks() -> None:
+    # "... and" is unfinished: the stream asks the policy how long this pause must last.
     model = FakeSTT("I moved the billing service and")
-    plugin = LKSpeechToText(model, vad=FakeVAD(min_silence_s=0.1), language="en", unfinished_hold_s=0.3)
-    assert plugin.hold_for("so we did it and") == 0.3
-    assert plugin.hold_for("So we moved the billing service to Kubernetes last year.") == 0.0
-    # Too short to be an answer yet, full stop or not (tiny.en: "And so my fellow Americans.").
-    assert plugin.hold_for("And so my fellow Americans.") == 0.3
-    # ... unless the turn so far is long enough: a short last sentence ends it.
-    long_turn = "We moved the billing service to Kubernetes last year. It worked."
-    assert plugin.hold_for("It worked.", long_turn) == 0.0
-    assert plugin.hold_for("") == 0.0  # noise without words
+    turn_taking = TurnTaking("en", TurnTakingOptions(unfinished_silence_s=0.6, max_silence_s=3.0))
+    plugin = LKSpeechToText(model, vad=FakeVAD(min_silence_s=0.1), language="en", turn_taking=turn_taking)
     stream = plugin.stream()
     feeder = asyncio.create_task(push_paced(stream, frames("tone", 0.5) + frames("silence", 0.3)))
-    started = asyncio.get_running_loop().time()
     events = await asyncio.wait_for(collect(stream, stt.SpeechEventType.END_OF_SPEECH), 10)
     await feeder
     await stream.aclose()
     assert events[-1].type == stt.SpeechEventType.END_OF_SPEECH
-    assert asyncio.get_running_loop().time() - started >= 0.3
+    assert turn_taking.last_wait is not None
+    assert (turn_taking.last_wait.silence_s, turn_taking.last_wait.reason) == (0.6, "unfinished")
+    assert turn_taking.answer.text == "I moved the billing service and"
+    model.close()
+
+
+async def test_backchannel_over_the_interviewer_is_no_turn() -> None:
+    def transcribe(audio: np.ndarray) -> str:
+        return "Mm-hmm." if float(np.abs(audio).max(initial=0)) < 7000 else "I led the migration myself."
+
+    model = FakeSTT(transcribe)
+    turn_taking = TurnTaking("en", TurnTakingOptions(open_silence_s=0.2, starting_silence_s=0.2))
+    turn_taking.interviewer_speaking = True
+    plugin = LKSpeechToText(model, vad=FakeVAD(min_silence_s=0.1), language="en", turn_taking=turn_taking)
+    stream = plugin.stream()
+    audio = frames("tone", 0.4) + frames("silence", 0.6) + frames("tone", 0.8, 9000) + frames("silence", 0.6)
+    feeder = asyncio.create_task(push_paced(stream, audio))
+    events = await asyncio.wait_for(collect(stream, stt.SpeechEventType.END_OF_SPEECH), 10)
+    await feeder
+    await stream.aclose()
+    finals = [ev.alternatives[0].text for ev in events if ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT]
+    assert finals == ["I led the migration myself."]
+    assert [ev.type for ev in events].count(stt.SpeechEventType.END_OF_SPEECH) == 1
+    assert turn_taking.answer.text == "I led the migration myself."
     model.close()
 
 

@@ -20,8 +20,20 @@ from agent.session.runner import (
     run_interview,
 )
 from agent.session.state import InterviewPlan, InterviewState, MemoryStateStore
+from agent.session.turn_taking import TurnTakingOptions
 from agent.session.turns import TurnRecord
 from tests.fakes import FakeAudioSink, FakeLLM, FakeSTT, FakeTTS, FakeVAD, paced_source
+
+QUICK = TurnTakingOptions(
+    open_silence_s=0.3,
+    closed_silence_s=0.3,
+    starting_silence_s=0.3,
+    unfinished_silence_s=0.3,
+    request_silence_s=0.3,
+    silence_prompt_s=60.0,
+)
+"""Turn-taking that ends each scripted answer after 0.3 s: these tests are about the interview's
+structure; the patience itself is tested in test_session_turn_taking.py."""
 
 PLAN = InterviewPlan.of("en", ["Tell me about your last project?", "How did you test it?"])
 VAGUE = "It was a big project with a lot of moving parts and many people involved in all of it."
@@ -70,7 +82,9 @@ async def interview(
                 state_store=store or MemoryStateStore(),
                 on_turn=on_turn,
                 options=options
-                or SessionOptions(decision_llm=llm is not None, close_transcript_timeout_s=0.3),
+                or SessionOptions(
+                    decision_llm=llm is not None, close_transcript_timeout_s=0.3, turn_taking=QUICK
+                ),
             ),
             60,
         )
@@ -108,9 +122,9 @@ async def test_full_interview_follow_up_next_close() -> None:
         assert user.started_s < user.ended_s
     for reply in (turns[2], turns[4]):
         assert {"first_audio_s", "next_question_s", "decision_s", "tts_ttfb_s"} <= reply.latencies.keys()
-        # The acknowledgement goes first: the question starts later than the first audio.
+        # Cached replies start at once: no acknowledgement goes before them.
         # Order, not speed (timing goals live in the benchmark); 10 s only guards against a hang.
-        assert 0.25 < reply.latencies["first_audio_s"] <= reply.latencies["next_question_s"] < 10
+        assert 0.25 < reply.latencies["first_audio_s"] == reply.latencies["next_question_s"] < 10
         assert reply.latencies["tts_cached"] == 1.0
     assert "next_question_s" not in turns[6].latencies
     # State saved as it moved: live at Q0, follow-up used, Q1, ended.
@@ -120,9 +134,9 @@ async def test_full_interview_follow_up_next_close() -> None:
         (1, False, "live"),
         (1, False, "ended"),
     ]
-    # Every sentence was synthesized once, ahead of need, and the acknowledgements went out.
+    # Every sentence was synthesized once, ahead of need, so no acknowledgement was needed.
     assert len(tts.texts) == len(set(tts.texts))
-    assert sum(seg.startswith("ack-") for seg, _ in sink.started) == 3
+    assert sum(seg.startswith("ack-") for seg, _ in sink.started) == 0
     assert all(not interrupted for _, _, interrupted in sink.finished)
 
 
@@ -152,7 +166,9 @@ async def test_ended_interview_does_not_start() -> None:
 async def test_acknowledgement_is_optional() -> None:
     outcome, turns, sink, _ = await interview(
         [("silence", 2.0), answer(2)],
-        options=SessionOptions(ack=False, decision_llm=False, close_transcript_timeout_s=0.3),
+        options=SessionOptions(
+            ack=False, decision_llm=False, close_transcript_timeout_s=0.3, turn_taking=QUICK
+        ),
         tail_s=2.5,
     )
     assert outcome.reason == "input_ended"
@@ -168,6 +184,8 @@ async def test_llm_follow_up_is_spoken() -> None:
     llm.close()
     assert turns[2].text == "Which moving parts were the hardest for you?"
     assert turns[2].latencies["tts_cached"] == 0.0
+    # Not synthesized ahead: the acknowledgement covered the wait, before the follow-up itself.
+    assert turns[2].latencies["first_audio_s"] < turns[2].latencies["next_question_s"]
     assert "Which moving parts were the hardest for you?" in tts.texts
 
 
