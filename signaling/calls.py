@@ -27,6 +27,7 @@ from agent.models.registry import ModelRegistry
 from agent.plan.stages import Stage
 from agent.session.runner import InterviewOutcome, SessionModels, SessionOptions, run_interview
 from agent.session.state import InterviewPlan, InterviewState, PlanQuestion
+from agent.session.turn_taking import TurnTakingOptions
 from agent.session.turns import TurnRecord
 from db import events, queries
 from db.engine import unit_of_work
@@ -328,7 +329,12 @@ class CallManager:
     ) -> InterviewOutcome | None:
         settings = self._runtime.settings
         options = SessionOptions(
-            min_silence_s=settings.vad_min_silence_s, ack=settings.acknowledge, follow_ups=follow_ups
+            min_silence_s=settings.vad_min_silence_s,
+            ack=settings.acknowledge,
+            follow_ups=follow_ups,
+            turn_taking=TurnTakingOptions(
+                silence_prompt_s=settings.silence_prompt_s, resume_window_s=settings.resume_window_s
+            ),
         )
 
         outbox = room.outbox = self._open_outbox(room)

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     allow_loopback_ice: bool = True
     """Offer 127.0.0.1 host candidates, so a browser or tester on the same machine can connect."""
     vad_min_silence_s: float = 0.3
+    silence_prompt_s: float = Field(default=6.0, gt=0)
+    """Silence after a question before the interviewer gently prompts ("Take your time."); the
+    second prompt offers to move on."""
+    resume_window_s: float = Field(default=3.0, ge=0)
+    """Candidate speech this soon after the interviewer began its next line means the answer was not
+    over: the line stops at once and is not counted as asked."""
     max_rooms: int = Field(default=4, ge=1)
     """Live calls this process runs at once; one more gets 503 with Retry-After (a rejoin of a running
     call always gets in). Four kept next-question latency near its goal on 2 cores (docs/performance.md)."""

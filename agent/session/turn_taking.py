@@ -62,7 +62,7 @@ class TurnTakingOptions:
     """No wait is longer: a candidate silent this long after a sentence has finished."""
     starting_words: tuple[tuple[str, int], ...] = (("en", 25), ("ko", 15))
     """Words below which an open answer is just getting started (Korean eojeol carry ~1.5 words)."""
-    resume_window_s: float = 4.0
+    resume_window_s: float = 3.0
     """Speech this soon after the interviewer's line started means the candidate had not finished:
     the line stops at once and is given back."""
     barge_in_s: float = 1.2
