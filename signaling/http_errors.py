@@ -55,6 +55,18 @@ def database_status(exc: sa_exc.DBAPIError) -> tuple[int, str, str]:
     return 500, "InternalError", "the database could not complete the request"
 
 
+def from_database_connect(exc: BaseException) -> bool:
+    """Whether an OSError came from opening a database connection (the server restarting: its
+    socket gone, its port refusing). SQLAlchemy passes those through unwrapped, so without this a
+    request during a database restart was a 500 instead of a retryable 503."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(("sqlalchemy.pool", "asyncpg.connect")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(sa_exc.DBAPIError)
     async def _database(_: Request, exc: sa_exc.DBAPIError) -> JSONResponse:
@@ -82,6 +94,14 @@ def install(app: FastAPI) -> None:
             return JSONResponse(error_body("ValidationError", "the request body could not be parsed"), 422)
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        if not from_database_connect(exc):
+            return await _unexpected(request, exc)
+        log.error("database unreachable -> 503: %s", exc)
+        body = error_body("DatabaseUnavailable", "the database is unavailable; retry soon", retryable=True)
+        return JSONResponse(body, 503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

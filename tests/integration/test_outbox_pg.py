@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiortc import RTCPeerConnection
 from redis.asyncio import Redis
@@ -30,6 +31,7 @@ from db import events
 from db.engine import unit_of_work
 from db.models import Interview, Resume, Turn
 from media.outbound import PacedAudioTrack
+from signaling.app import create_app
 from signaling.calls import CallManager, PgStateStore, Room
 from signaling.outbox import RoomOutbox
 from signaling.runtime import Runtime
@@ -223,3 +225,27 @@ async def test_a_write_past_the_retry_budget_sends_an_error_event(
         await pubsub.aclose()
         await room.pc.close()
         await runtime.close()
+
+
+async def test_a_request_while_postgres_is_down_is_a_retryable_503(
+    servers: Servers, call: tuple[Runtime, CallManager, Room]
+) -> None:
+    runtime, _, room = call
+    transport = httpx.ASGITransport(app=create_app(runtime.settings, runtime=runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        token = runtime.tokens.issue(room.interview_id)
+        await runtime.engine.dispose()  # no pooled connection left: the next request must connect
+        await asyncio.to_thread(servers.pg.stop)
+        try:
+            down = await http.get(
+                f"/api/interviews/{room.interview_id}/turns", headers={"Authorization": f"Bearer {token}"}
+            )
+        finally:
+            await asyncio.to_thread(servers.pg.resume)
+        up = await http.get(
+            f"/api/interviews/{room.interview_id}/turns", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert down.status_code == 503, down.text
+    assert down.json()["error"]["retryable"] is True
+    assert down.headers["retry-after"] == "5"
+    assert up.status_code == 200
