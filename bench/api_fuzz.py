@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -86,6 +87,7 @@ class Server:
             INTERVIEWER_ENABLE_CALLS="true" if calls else "false",
         )
         self.proc: subprocess.Popen[str] | None = None
+        self._drainer: threading.Thread | None = None
         self.log: list[str] = []
 
     def create_interviewer(self, name: str) -> None:
@@ -119,9 +121,8 @@ class Server:
         else:
             raise RuntimeError("serve exited before ready:\n" + "".join(self.log))
         # Keep draining its log so the pipe never fills and blocks the server.
-        import threading
-
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
 
     def _drain(self) -> None:
         assert self.proc is not None
@@ -134,10 +135,15 @@ class Server:
             return None
         os.killpg(self.proc.pid, signal.SIGINT)
         try:
-            return self.proc.wait(120)
+            code = self.proc.wait(120)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
-            return self.proc.wait(30)
+            code = self.proc.wait(30)
+        if self._drainer is not None:
+            self._drainer.join(30)  # the pipe is at its end once the server is gone
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+        return code
 
     def pg_crashes(self) -> int:
         log = self.data_dir / "postgres" / "log"

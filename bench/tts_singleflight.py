@@ -168,6 +168,7 @@ async def first_question(presynthesize: bool) -> str:
         settings = load_settings(
             data_dir=Path(tmp) / "data",
             rate_limit_per_minute=0,
+            intake="open",  # the harness creates its interviews without signing in
             tts_presynthesize=presynthesize,
             evaluation=False,
         )

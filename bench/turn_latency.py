@@ -68,7 +68,7 @@ async def main(rooms: int, ack: bool, *, stagger_s: float = 0.0, stt_workers: in
         resume.write_text(EN_RESUME)
         overrides: dict[str, Any] = {} if stt_workers is None else {"stt_workers": stt_workers}
         settings = load_settings(
-            data_dir=Path(tmp) / "data", rate_limit_per_minute=0, acknowledge=ack, **overrides
+            data_dir=Path(tmp) / "data", rate_limit_per_minute=0, intake="open", acknowledge=ack, **overrides
         )
         app = create_app(settings, progress=lambda line: print(f"  {line}"))
         async with serve_in_background(app) as url:

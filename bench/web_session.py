@@ -48,7 +48,8 @@ async def main(questions: int, runs: int) -> str:
         resume = root / "jane_park.txt"
         resume.write_text(EN_RESUME)
         wav = support.answers_wav(answers[:questions], root / "microphone.wav", lead_s=11.0, gap_s=9.0)
-        settings = load_settings(data_dir=root / "data", rate_limit_per_minute=0)
+        # Open intake: the candidate page creates its interview without an interviewer's sign-in.
+        settings = load_settings(data_dir=root / "data", rate_limit_per_minute=0, intake="open")
         app = create_app(settings, progress=lambda line: print(f"  {line}", flush=True))
         totals: Counter[str] = Counter()
         requests_total = static = websockets = 0

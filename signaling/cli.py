@@ -171,7 +171,10 @@ async def _simulate(args: argparse.Namespace) -> int:
     from signaling.app import create_app
     from signaling.background import serve_in_background
 
-    app = create_app(_settings(args), progress=None if args.json else _say)
+    # Its own server, on loopback only, for this one run: the harness creates the interview as an
+    # open-intake client would, without an interviewer's sign-in.
+    settings = _settings(args).model_copy(update={"intake": "open", "intake_per_address_per_hour": 0})
+    app = create_app(settings, progress=None if args.json else _say)
     async with serve_in_background(app) as url:
         return await drive(url)
 

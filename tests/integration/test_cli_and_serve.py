@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from signaling.runtime import Runtime
 from tests.resume_factory import EN_RESUME
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -28,7 +29,7 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 def test_help_lists_commands() -> None:
     out = subprocess.run([*CLI, "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("serve", "ingest", "models", "migrate"):
+    for command in ("serve", "ingest", "models", "migrate", "worker", "healthcheck"):
         assert command in out
 
 
@@ -102,6 +103,17 @@ def test_serve_starts_answers_and_stops(tmp_path: Path) -> None:
         progress = "".join(lines)
         assert "Postgres ready" in progress
         assert "llm ready" in progress
+        # The container health check compose runs, against the live server and a dead port.
+        check = [*CLI, "healthcheck", "api", "--url"]
+        alive = subprocess.run(
+            [*check, f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=60
+        )
+        assert alive.returncode == 0, alive.stderr
+        dead = subprocess.run(
+            [*check, f"http://127.0.0.1:{_free_port()}"], capture_output=True, text=True, timeout=60
+        )
+        assert dead.returncode == 1
+        assert "api:" in dead.stderr
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         code = proc.wait(60)
@@ -110,3 +122,38 @@ def test_serve_starts_answers_and_stops(tmp_path: Path) -> None:
     assert code == 130, rest  # Ctrl-C: a clean shutdown, reported the conventional way
     assert "Traceback" not in rest
     assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()  # Postgres was stopped
+
+
+def test_worker_health_check_pings_its_own_celery_node(runtime: Runtime, tmp_path: Path) -> None:
+    """What compose's worker health check runs: a live worker answers, a missing node does not."""
+    env = _env(tmp_path / "data")
+    env.update(DATABASE_URL=runtime.database_url, REDIS_URL=runtime.redis_url)
+    node = f"celery@healthcheck-{os.getpid()}"
+    proc = subprocess.Popen(
+        [*CLI, "worker", "--concurrency", "1", "--hostname", node],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:  # Celery logs "ready." once it consumes
+            if "ready." in line:
+                break
+        else:
+            pytest.fail("the worker exited before it was ready")
+        check = [*CLI, "healthcheck", "worker", "--hostname"]
+        alive = subprocess.run([*check, node], env=env, capture_output=True, text=True, timeout=120)
+        assert alive.returncode == 0, alive.stderr
+        assert "pong" in alive.stdout
+        missing = subprocess.run(
+            [*check, node + "-gone"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert missing.returncode == 1
+        assert "no reply" in missing.stderr
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(120)
+        proc.stderr.close()
