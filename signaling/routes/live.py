@@ -36,7 +36,9 @@ CLOSE_DENIED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_RESYNC = 4409
 """The feed behind the stream was interrupted: reconnect for a fresh snapshot."""
-CANDIDATE_EVENTS = frozenset({"ended", "error"})
+CANDIDATE_EVENTS = frozenset({"ended", "error", "hangup"})
+"""``hangup``: the server hung up a silent or over-long call; the page offers to join again instead
+of rejoining by itself (which would hold the room again, silent)."""
 
 
 def _same_origin(websocket: WebSocket) -> bool:

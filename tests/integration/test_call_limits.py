@@ -358,3 +358,17 @@ async def test_fuzzed_browser_offers_are_answered_or_refused_never_500(
     ]
     assert _recording_leftovers() == ([], [])
     assert _udp_sockets() <= udp_before
+
+
+async def test_the_candidate_page_hears_of_the_hang_up(runtime: Runtime) -> None:
+    """The hang-up reaches the candidate's live stream (the page then offers to join again instead
+    of rejoining by itself); nothing else of the event does."""
+    from db import events
+    from signaling.routes.live import _CandidateStream
+
+    interview_id, _ = await make_interview(runtime)
+    stream = _CandidateStream(runtime, interview_id)
+    channel = events.interview_channel(interview_id)
+    out = await stream.on_event(channel, {"type": "hangup", "reason": "silence", "internal": "x"})
+    assert out == [{"type": "hangup", "reason": "silence"}]
+    assert await stream.on_event(channel, {"type": "score", "overall": 90}) == []

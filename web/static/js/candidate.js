@@ -163,6 +163,15 @@ function onMessage(msg) {
         scheduleRejoin(1000);
       }
       break;
+    case "hangup":
+      // The server ended a silent or over-long call: offer to join again rather than rejoining by
+      // ourselves, which would take the room again for a call nobody is in.
+      clearTimeout(rejoinTimer);
+      closePeer();
+      setCallState("left");
+      notice(t(msg.reason === "max_duration" ? "hung_up_max_duration" : "hung_up_silence"), "warn");
+      showJoinAgain();
+      break;
     case "missing":
     case "denied":
       notice(t("link_invalid"), "error");

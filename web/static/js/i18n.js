@@ -44,6 +44,10 @@ const TEXT = {
     connection_lost: "Connection lost. Reconnecting… you will continue with the same question.",
     reconnected: "Reconnected.",
     reconnect_failed: "We could not reconnect. Check your network and press “Join the interview” to continue.",
+    hung_up_silence:
+      "The call was ended because nobody spoke for a while. Press “Join the interview” to continue with the same question.",
+    hung_up_max_duration:
+      "The call reached its time limit and was ended. Press “Join the interview” to continue with the same question.",
     ended: "The interview is complete. Thank you for your time!",
     left: "You left the interview. Press “Join the interview” to continue where you left off.",
     server_busy: "The interviewer is busy with other calls. Trying again shortly…",
@@ -158,6 +162,8 @@ const TEXT = {
     connection_lost: "연결이 끊겼습니다. 다시 연결하는 중… 같은 질문부터 이어집니다.",
     reconnected: "다시 연결되었습니다.",
     reconnect_failed: "다시 연결하지 못했습니다. 네트워크를 확인하고 “면접 참여하기”를 눌러 주세요.",
+    hung_up_silence: "한동안 아무 말씀이 없어 통화를 종료했습니다. “면접 참여하기”를 누르면 같은 질문부터 이어집니다.",
+    hung_up_max_duration: "통화 시간 제한에 도달해 통화를 종료했습니다. “면접 참여하기”를 누르면 같은 질문부터 이어집니다.",
     ended: "면접이 끝났습니다. 시간 내 주셔서 감사합니다!",
     left: "면접에서 나왔습니다. “면접 참여하기”를 누르면 이어서 진행합니다.",
     server_busy: "면접관이 다른 통화 중입니다. 잠시 후 다시 시도합니다…",
