@@ -58,6 +58,11 @@ function notice(text, kind = "info") {
 // --- step 1: resume -------------------------------------------------------------------------------
 
 async function apiError(resp) {
+  // Preparing an interview takes an interviewer's sign-in unless the server has open intake.
+  if (resp.status === 401 && /\/api\/(resumes|interviews)$/.test(new URL(resp.url).pathname)) {
+    return t("intake_sign_in");
+  }
+  if (resp.status === 429) return t("too_many_requests");
   try {
     const body = await resp.json();
     return body?.error?.message || resp.statusText;

@@ -44,6 +44,8 @@ const TEXT = {
     connection_lost: "Connection lost. Reconnecting… you will continue with the same question.",
     reconnected: "Reconnected.",
     reconnect_failed: "We could not reconnect. Check your network and press “Join the interview” to continue.",
+    intake_sign_in: "Only interviewers can prepare an interview here. Ask your interviewer for your interview link.",
+    too_many_requests: "Too many attempts from here. Please try again later.",
     hung_up_silence:
       "The call was ended because nobody spoke for a while. Press “Join the interview” to continue with the same question.",
     hung_up_max_duration:
@@ -162,6 +164,8 @@ const TEXT = {
     connection_lost: "연결이 끊겼습니다. 다시 연결하는 중… 같은 질문부터 이어집니다.",
     reconnected: "다시 연결되었습니다.",
     reconnect_failed: "다시 연결하지 못했습니다. 네트워크를 확인하고 “면접 참여하기”를 눌러 주세요.",
+    intake_sign_in: "이곳에서는 면접관만 면접을 준비할 수 있습니다. 면접관에게 면접 링크를 요청해 주세요.",
+    too_many_requests: "이곳에서 시도한 횟수가 너무 많습니다. 잠시 후 다시 시도해 주세요.",
     hung_up_silence: "한동안 아무 말씀이 없어 통화를 종료했습니다. “면접 참여하기”를 누르면 같은 질문부터 이어집니다.",
     hung_up_max_duration: "통화 시간 제한에 도달해 통화를 종료했습니다. “면접 참여하기”를 누르면 같은 질문부터 이어집니다.",
     ended: "면접이 끝났습니다. 시간 내 주셔서 감사합니다!",
