@@ -43,12 +43,26 @@ def error_body(code: str, message: str, *, retryable: bool = False) -> dict[str,
     return {"error": {"code": code, "message": message, "retryable": retryable}}
 
 
+def _driver_chain(exc: sa_exc.DBAPIError) -> list[BaseException]:
+    """The driver's exception and what caused it (SQLAlchemy's adapter wraps asyncpg's)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc.orig
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def database_status(exc: sa_exc.DBAPIError) -> tuple[int, str, str]:
     """(status, code, message) for a database error. A value the database rejects (out of range,
     malformed) is the client's input, so a 4xx; a broken connection is ours and retryable."""
-    if isinstance(exc, sa_exc.DataError):
+    sqlstates = {str(state) for e in _driver_chain(exc) if (state := getattr(e, "sqlstate", None))}
+    # asyncpg checks argument types itself, before the server sees them, and SQLAlchemy wraps that
+    # DataError as a bare DBAPIError: the driver's own class says what it was.
+    client_side = any(type(e).__name__ == "DataError" for e in _driver_chain(exc))
+    if isinstance(exc, sa_exc.DataError) or client_side or any(s.startswith("22") for s in sqlstates):
         return 422, "InvalidValue", "a value in the request is out of range or malformed"
-    if isinstance(exc, sa_exc.IntegrityError):
+    if isinstance(exc, sa_exc.IntegrityError) or any(s.startswith("23") for s in sqlstates):
         return 409, "Conflict", "the request conflicts with stored data"
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) or exc.connection_invalidated:
         return 503, "DatabaseUnavailable", "the database is unavailable; retry soon"

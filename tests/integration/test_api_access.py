@@ -264,3 +264,17 @@ async def test_the_redis_password_never_reaches_the_start_up_lines(
     assert redis_lines, lines
     assert all("pw-0f-the-test" not in line for line in lines)
     assert ":***@" in redis_lines[0]
+
+
+async def test_a_real_out_of_range_value_from_postgres_maps_to_422(runtime: Runtime) -> None:
+    """The path bound keeps it from happening; should another value reach the database out of
+    range, the error asyncpg and SQLAlchemy really raise is a client error, not a 500."""
+    from sqlalchemy import exc as sa_exc
+
+    from signaling import http_errors
+
+    with pytest.raises(sa_exc.DBAPIError) as caught:
+        async with unit_of_work(runtime.sessions) as session:
+            await queries.get_turn(session, uuid.uuid4(), 2**31)
+    status, code, _ = http_errors.database_status(caught.value)
+    assert (status, code) == (422, "InvalidValue"), repr(caught.value)
