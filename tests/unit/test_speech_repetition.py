@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agent.models.base import TranscriptSegment, TranscriptWord
-from agent.models.stt import collapse_loops, voiced_end
+from agent.models.stt import collapse_loops, token_budget, voiced_end
 from agent.text.repetition import collapse_repeats, has_loop
 
 
@@ -89,3 +89,10 @@ def test_a_loop_across_segments_is_kept_once() -> None:
 def test_segments_without_a_loop_are_returned_as_they_are() -> None:
     parts = (TranscriptSegment(0.0, 1.0, "very very slow", ()),)
     assert collapse_loops(parts) is parts
+
+
+def test_token_budget_grows_with_the_audio_up_to_the_window() -> None:
+    assert token_budget(0.0) == 10
+    assert token_budget(6.0) == 130  # a 6 s clip: room for 20 tokens a second
+    assert token_budget(30.0) == 444  # the window less the three start tokens and one for the end
+    assert token_budget(30.0, prompt_tokens=227) == 220  # a long prompt takes its share
