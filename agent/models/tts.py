@@ -207,6 +207,9 @@ class PiperTTS(TextToSpeech):
             raise ModelUnavailableError("Piper voice is not loaded: use PiperTTS.load")
         chunk_bytes = _chunk_bytes(self.sample_rate, self.chunk_s)
         gap = bytes(2 * round(self.gap_s * self.sample_rate))
+        if self.language == "ko":
+            # Piper phonemizes with espeak-ng, whose Korean rules switch to English for Latin words.
+            text = speakable(text)
         for index, piece in enumerate(split_sentences(text, self.language)):
             if stop.is_set():
                 return
