@@ -318,6 +318,8 @@ class CallManager:
                 # session, writer thread or open recording file outlives the refused offer.
                 await self._close_room(room)
         async with self._lock:
+            if room.closed.is_set():  # the manager closed while this offer was being negotiated
+                raise CapacityError("this server is shutting down; retry soon")
             self._rooms[interview_id] = room
         metrics.ACTIVE_CALLS.set(len(self._rooms))
         room.watchdog = asyncio.create_task(self._watch(room))
@@ -530,6 +532,14 @@ class CallManager:
         async with self._lock:
             rooms, self._rooms = list(self._rooms.values()), {}
         await asyncio.gather(*(self._close_room(r) for r in rooms))
-        # Rooms already closing on their own (hung up, replaced by a rejoin): closed means these too.
-        await asyncio.gather(*(r.shut.wait() for r in list(self._open_rooms.values())))
+        # Rooms not registered (an offer being negotiated) or already closing on their own (hung
+        # up, replaced by a rejoin): closed means these too. Closing one that is closing only waits.
+        others = list(self._open_rooms.values())
+        await asyncio.gather(*(self._close_room(r) for r in others))
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(r.shut.wait() for r in others)), self.shutdown_timeout_s + 10
+            )
+        except TimeoutError:
+            log.warning("%d rooms were still closing when the call manager closed", len(others))
         metrics.ACTIVE_CALLS.set(0)
