@@ -14,7 +14,12 @@ cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
-WHEELS=.cache/wheels        # git-ignored; llama-cpp-python compiles for ~5 minutes, so build it once
+# llama-cpp-python compiles llama.cpp for ~5 minutes: build it once per machine, outside the clone so
+# that every clone (CI's fresh one too) reuses it. llama.cpp compiles for the CPU it runs on, so the
+# cache is keyed by the CPU's feature flags: a home folder shared with another kind of CPU gets its
+# own build instead of one that dies with SIGILL. Nothing needs it to exist: it is made when missing.
+cpu_key=$( (grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || uname -m) | sha256sum | cut -c1-12)
+WHEELS=${INTERVIEWER_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-interviewer/wheels-$cpu_key}
 LLAMA=llama-cpp-python==0.3.36
 
 log() { printf '\033[1m[run]\033[0m %s\n' "$*" >&2; }

@@ -6,9 +6,9 @@
 # Clones the committed HEAD of this repository into an empty temporary folder (uncommitted changes
 # are not part of the test, and there is no ../shared beside the clone, as for a user), installs with
 # pip's cache turned off, starts `serve` on a free loopback port and waits for its `ready:` line.
-# The one thing it reuses by default is the llama.cpp wheel built here (copied into the clone's
-# .cache/wheels, which is what `./run.sh` would build in about 5 minutes); --build-llama builds it
-# again. Debian packages that `run.sh` installs are already on this machine and are not removed
+# The one thing it reuses by default is the llama.cpp wheel built here (copied into an empty wheel
+# cache of its own, INTERVIEWER_WHEEL_CACHE; `./run.sh` would build it in about 5 minutes);
+# --build-llama builds it again. Debian packages that `run.sh` installs are already on this machine and are not removed
 # (that step is `apt-get install` of espeak-ng, chromium, iproute2 and fonts-nanum).
 # Last line: install_s=... ready_s=... total_s=... llama_wheel=reused|built
 set -euo pipefail
@@ -36,11 +36,15 @@ say "cloning $(git -C "$REPO" rev-parse --short HEAD) into $WORK/repo"
 git clone -q "$REPO" "$WORK/repo"
 cd "$WORK/repo"
 
+# run.sh keeps the llama.cpp wheel in a per-machine cache outside the clone; a new machine has none,
+# so this run gets an empty one of its own (and a copy of this machine's wheel unless --build-llama).
+machine_cache=$(cd "$REPO" && bash -c 'source <(sed -n "/^cpu_key=/,/^WHEELS=/p" run.sh); echo "$WHEELS"')
+export INTERVIEWER_WHEEL_CACHE="$WORK/wheels"
+mkdir -p "$INTERVIEWER_WHEEL_CACHE"
 llama=reused
-wheel=$(ls "$REPO"/.cache/wheels/llama_cpp_python-*.whl 2>/dev/null | head -n1 || true)
+wheel=$(ls "$machine_cache"/llama_cpp_python-*.whl 2>/dev/null | head -n1 || true)
 if [ "$BUILD_LLAMA" -eq 0 ] && [ -n "$wheel" ]; then
-  mkdir -p .cache/wheels
-  cp "$wheel" .cache/wheels/
+  cp "$wheel" "$INTERVIEWER_WHEEL_CACHE/"
   say "reusing the llama.cpp wheel built on this machine ($(basename "$wheel")): saves its ~5 min build"
 else
   llama=built
