@@ -36,10 +36,39 @@ class HarnessError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class SpokenAnswer:
+    """An answer built from recordings: files and pauses (seconds) played in order, so a candidate's
+    thinking pauses are kept; optionally a part that resumes the answer after the interviewer has
+    begun its next line (a false end of turn), and a backchannel over the next question."""
+
+    parts: tuple[Path | float, ...]
+    resume: tuple[Path | float, ...] = ()
+    """Played ``resume_delay_s`` after the interviewer's next line starts (or after
+    ``resume_wait_s`` if it never does: a patient interviewer)."""
+    resume_delay_s: float = 1.0
+    resume_wait_s: float = 8.0
+    backchannel: Path | None = None
+    """Played ``backchannel_delay_s`` after the next question's first audio."""
+    backchannel_delay_s: float = 3.5
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        paths = [p for p in (*self.parts, *self.resume) if isinstance(p, Path)]
+        return (*paths, *([self.backchannel] if self.backchannel else []))
+
+    @property
+    def name(self) -> str:
+        return "+".join(p.stem if isinstance(p, Path) else f"{p:g}s" for p in self.parts)
+
+
+Answer = Path | SpokenAnswer
+
+
+@dataclass(frozen=True, slots=True)
 class HarnessOptions:
     base_url: str
     resume: Path
-    answers: tuple[Path, ...]
+    answers: tuple[Answer, ...]
     language: str | None = None
     question_count: int | None = None
     """Planned questions; default: one per answer file."""
@@ -56,7 +85,12 @@ class HarnessOptions:
     def __post_init__(self) -> None:
         if not self.answers:
             raise ValueError("give at least one answer file")
-        for path in (self.resume, *self.answers):
+        files = [
+            a
+            for answer in self.answers
+            for a in (answer.files if isinstance(answer, SpokenAnswer) else (answer,))
+        ]
+        for path in (self.resume, *files):
             if not Path(path).is_file():
                 raise FileNotFoundError(f"no such file: {path}")
 
@@ -68,6 +102,13 @@ class ClientTurn:
     answer_s: float
     first_audio_s: float | None = None
     """Last voiced frame of the answer sent -> first voiced agent frame received."""
+    cutoffs: int = 0
+    """Interviewer speech that began while the answer's own parts were still playing."""
+    resume_stop_s: float | None = None
+    """The resumed part's first voiced frame sent -> the last interviewer frame received after it."""
+    interviewer_started_before_resume: bool | None = None
+    backchannel_stopped: bool | None = None
+    """Whether the question the backchannel was said over was cut (stored as interrupted)."""
 
 
 @dataclass
@@ -103,7 +144,21 @@ class _AgentAudio:
 
     def __init__(self) -> None:
         self.voiced_after: list[tuple[float, asyncio.Future[float]]] = []
+        self.voiced: list[float] = []
         self.task: asyncio.Task[None] | None = None
+
+    def onsets_between(self, start: float, end: float, gap_s: float = 0.3) -> int:
+        """Separate stretches of agent speech that began in [start, end]."""
+        onsets, previous = 0, None
+        for t in self.voiced:
+            if start <= t <= end and (previous is None or t - previous > gap_s):
+                onsets += 1
+            previous = t
+        return onsets
+
+    def last_voiced_between(self, start: float, end: float) -> float | None:
+        inside = [t for t in self.voiced if start <= t <= end]
+        return inside[-1] if inside else None
 
     def first_voiced_after(self, t: float) -> asyncio.Future[float]:
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
@@ -122,6 +177,7 @@ class _AgentAudio:
             pcm = frame.to_ndarray().astype(np.float64)
             if np.sqrt(np.mean(pcm * pcm)) <= _VOICED_RMS:
                 continue
+            self.voiced.append(now)
             for t, future in list(self.voiced_after):
                 if now >= t and not future.done():
                     future.set_result(now)
@@ -154,7 +210,9 @@ async def run(options: HarnessOptions) -> HarnessResult:
         pc.addTrack(mic)
         channel = pc.createDataChannel("events")
         events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        channel.on("message", lambda msg: events.put_nowait(json.loads(msg)))
+        channel.on(
+            "message", lambda msg: events.put_nowait({**json.loads(msg), "_client_at": time.monotonic()})
+        )
         agent_audio = _AgentAudio()
 
         @pc.on("track")
@@ -212,9 +270,35 @@ async def _next_question(
             result.ended = event.get("type") == "ended"
             return None
         if event.get("type") == "turn" and event.get("speaker") == "interviewer":
-            if event.get("kind") == "close":
+            if event.get("kind") == "close" and not event.get("interrupted"):
                 continue  # the "ended" event follows
+            if event.get("interrupted") or event.get("kind") == "prompt":
+                continue  # given back (the candidate went on) or a prompt: no new question
             return event
+
+
+def _voiced_span(samples: np.ndarray, keep_s: float = 0.1) -> np.ndarray:
+    """The recording from its first to its last voiced frame (``keep_s`` either side): a pause
+    between parts is then exactly the pause asked for; pauses inside a recording are kept."""
+    keep = round(keep_s * _RATE)
+    start = max(0, round(_leading_silence_s(samples, _RATE) * _RATE) - keep)
+    end = min(len(samples), len(samples) - round(trailing_silence_s(samples, _RATE) * _RATE) + keep)
+    return samples[start:end] if end > start else samples
+
+
+def _samples(parts: Sequence[Path | float]) -> np.ndarray:
+    joined = len(parts) > 1
+    chunks = [
+        (_voiced_span(load_audio(p, _RATE)) if joined else load_audio(p, _RATE))
+        if isinstance(p, Path)
+        else np.zeros(round(p * _RATE), dtype=np.int16)
+        for p in parts
+    ]
+    return np.concatenate(chunks).astype(np.int16) if chunks else np.zeros(0, dtype=np.int16)
+
+
+def _leading_silence_s(samples: np.ndarray, rate: int) -> float:
+    return trailing_silence_s(samples[::-1].copy(), rate)
 
 
 async def _converse(
@@ -225,28 +309,64 @@ async def _converse(
     result: HarnessResult,
 ) -> None:
     answers = list(options.answers)
+    backchannel_at: float | None = None
+    backchannel_turn: ClientTurn | None = None
     while True:
         question = await _next_question(events, result, options.step_timeout_s)
+        if backchannel_turn is not None and backchannel_at is not None:
+            backchannel_turn.backchannel_stopped = any(
+                e.get("interrupted")
+                and e.get("speaker") == "interviewer"
+                and e["_client_at"] > backchannel_at
+                for e in result.events
+            )
+            backchannel_turn = backchannel_at = None
         if question is None:
             return
         if not answers:
             # More questions than answer files (follow-ups took some): hang up and say so.
             result.reason = "ran out of answer files; give more, or --no-follow-ups"
             return
-        path = answers.pop(0)
+        answer = answers.pop(0)
+        spoken = answer if isinstance(answer, SpokenAnswer) else SpokenAnswer(parts=(answer,))
         await asyncio.sleep(options.answer_delay_s)
-        samples = await asyncio.to_thread(load_audio, path, _RATE)
+        samples = await asyncio.to_thread(_samples, spoken.parts)
         tail = trailing_silence_s(samples, _RATE)
+        started = time.monotonic() + _leading_silence_s(samples, _RATE)
         mic.play(samples)
         last_frame = await mic.wait_done()
         answer_end = last_frame - tail
-        first = agent_audio.first_voiced_after(answer_end)
         turn = ClientTurn(
-            answer=path.name, question=str(question.get("text", "")), answer_s=len(samples) / _RATE
+            answer=spoken.name, question=str(question.get("text", "")), answer_s=len(samples) / _RATE
         )
+        turn.cutoffs = agent_audio.onsets_between(started, answer_end)
         result.turns.append(turn)
+        if spoken.resume:
+            began = agent_audio.first_voiced_after(answer_end)
+            try:
+                await asyncio.wait_for(asyncio.shield(began), spoken.resume_wait_s)
+                turn.interviewer_started_before_resume = True
+            except TimeoutError:
+                turn.interviewer_started_before_resume = False
+            await asyncio.sleep(spoken.resume_delay_s)
+            more = await asyncio.to_thread(_samples, spoken.resume)
+            resume_at = time.monotonic() + _leading_silence_s(more, _RATE)
+            mic.play(more)
+            last_frame = await mic.wait_done()
+            answer_end = last_frame - trailing_silence_s(more, _RATE)
+            if turn.interviewer_started_before_resume:
+                last = agent_audio.last_voiced_between(resume_at, answer_end)
+                turn.resume_stop_s = round(max(0.0, (last or resume_at) - resume_at), 3)
+            turn.answer_s += (len(more) / _RATE) + spoken.resume_delay_s
+        first = agent_audio.first_voiced_after(answer_end)
         with contextlib.suppress(TimeoutError):
             turn.first_audio_s = round(await asyncio.wait_for(first, options.step_timeout_s) - answer_end, 3)
+        if spoken.backchannel is not None and turn.first_audio_s is not None:
+            await asyncio.sleep(spoken.backchannel_delay_s)
+            clip = await asyncio.to_thread(load_audio, spoken.backchannel, _RATE)
+            backchannel_at = time.monotonic()
+            mic.play(clip)
+            backchannel_turn = turn
 
 
 def _check(resp: httpx.Response) -> None:

@@ -55,9 +55,12 @@ class TurnTakingOptions:
     """Silence after a transcript that ends mid-sentence ("... and", "um", "-는데")."""
     request_silence_s: float = 0.5
     """Silence that ends an ordinary request ("Could you repeat the question?")."""
-    rhythm_factor: float = 1.3
+    rhythm_factor: float = 1.25
     """The wait is at least this many times the longest pause the candidate already made and then
-    went on after, in this answer or an earlier one."""
+    went on after, in this answer or an earlier one (up to ``rhythm_cap_s``)."""
+    rhythm_cap_s: float = 2.2
+    """The longest wait the candidate's rhythm alone asks for: the Earnings-22 speaker's longest
+    pause between sentences was 2.05 s, and every second more is a second before each question."""
     max_silence_s: float = 3.0
     """No wait is longer: a candidate silent this long after a sentence has finished."""
     starting_words: tuple[tuple[str, int], ...] = (("en", 25), ("ko", 15))
@@ -87,8 +90,8 @@ class TurnTakingOptions:
         )
         if min(waits) <= 0 or max(waits) > self.max_silence_s:
             raise ValueError("end-of-turn silences must be positive and at most max_silence_s")
-        if self.rhythm_factor < 1.0:
-            raise ValueError("rhythm_factor must be at least 1")
+        if self.rhythm_factor < 1.0 or not 0 < self.rhythm_cap_s <= self.max_silence_s:
+            raise ValueError("rhythm_factor must be at least 1, rhythm_cap_s within max_silence_s")
         if self.resume_window_s < 0 or self.barge_in_s <= 0 or self.silence_prompt_s <= 0:
             raise ValueError("resume window, barge-in and prompt times must be positive")
         if self.max_prompts < 0 or self.answer_window_chars < 200 or self.rhythm_memory < 1:
@@ -272,7 +275,7 @@ class EndOfTurnPolicy:
             wait = Wait(o.closed_silence_s, "closed question")
         else:
             wait = Wait(o.open_silence_s, "complete")
-        rhythm = min(o.max_silence_s, ctx.longest_continued_pause_s * o.rhythm_factor)
+        rhythm = min(o.rhythm_cap_s, ctx.longest_continued_pause_s * o.rhythm_factor)
         if rhythm > wait.silence_s:
             return Wait(round(rhythm, 3), f"{wait.reason}, candidate's rhythm")
         return wait
