@@ -60,12 +60,17 @@ ANSWERS = (
     "audio/en_librispeech_1089-134686-0000.flac",
     "audio/jfk.flac",
     "audio/en_ljspeech_LJ050-0131.wav",
+    # A spare: the interviewer may ask a question twice (it stops its line when the candidate goes
+    # on), and a harness out of answers hangs up, maybe in the middle of an outage.
+    "audio/en_librispeech_1089-134686-0002.flac",
 )
+QUESTIONS = 3
 SECRET = "faults-bench-" + "0" * 32
 SPEAKING_S = 2.0
 """After a question is stored, when its answer is well under way (the harness waits 0.3 s, answers
 last 7-11 s)."""
 REPORT_WAIT_S = 900.0
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "faults"
 
 
 # --- the candidate's side ---------------------------------------------------------------------------
@@ -83,6 +88,8 @@ class Candidate:
         self.step_timeout_s = step_timeout_s
         self.events: list[dict[str, Any]] = []
         self.server_errors: list[str] = []
+        self.unavailable: list[str] = []
+        """503 answers (retry soon): what a server should say during an outage, counted apart."""
         self._pc: Any = None
         self._mic: Any = None
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -115,7 +122,9 @@ class Candidate:
                 json={"sdp": pc.localDescription.sdp, "type": "offer"},
                 headers={"Authorization": f"Bearer {self.token}"},
             )
-        if resp.status_code >= 500:
+        if resp.status_code == 503:
+            self.unavailable.append(f"offer -> {resp.status_code}")
+        elif resp.status_code >= 500:
             self.server_errors.append(f"offer -> {resp.status_code}")
         if resp.status_code >= 400:
             await pc.close()
@@ -165,44 +174,19 @@ async def _discard(track: Any) -> None:
             await track.recv()
 
 
-def _say(event: str, **fields: Any) -> None:
-    print(json.dumps({"event": event, **fields}), flush=True)
-
-
-async def _client(base_url: str, resume: Path, answers: list[Path]) -> int:
-    """The candidates' process (inside the nested namespace): prints JSON lines for the parent."""
-    from signaling import harness
-
-    await asyncio.to_thread(sys.stdin.readline)  # the parent has wired the network
-    summary: dict[str, Any] = {"interviews": [], "server_errors": []}
-    for n in (1, 2):
-        try:
-            result = await harness.run(
-                harness.HarnessOptions(
-                    base_url=base_url, resume=resume, answers=tuple(answers), follow_ups=False
-                )
-            )
-        except harness.HarnessError as exc:
-            summary["server_errors"] += [str(exc)] if " -> 5" in str(exc) else []
-            _say("interview-failed", n=n, error=str(exc))
-            continue
-        errors = [e for e in result.events if e.get("type") == "error"]
-        summary["server_errors"] += [f"error event: {e.get('message')}" for e in errors]
-        summary["interviews"].append(
-            {"id": result.interview_id, "ended": result.ended, "reason": result.reason}
-        )
-        _say("interview-done", n=n, id=result.interview_id, ended=result.ended, reason=result.reason)
-
-    # Interview 3: the network is cut during answer 2; after it is back the candidate rejoins.
+async def _interview_with_a_rejoin(
+    base_url: str, resume: Path, answers: list[Path], summary: dict[str, Any]
+) -> None:
     import httpx
 
+    await _healthy(base_url)
     async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
         data = await asyncio.to_thread(resume.read_bytes)
         r = await http.post("/api/resumes", files={"file": (resume.name, data)})
         r.raise_for_status()
         r = await http.post(
             "/api/interviews",
-            json={"resume_id": r.json()["id"], "question_count": len(answers), "follow_ups": False},
+            json={"resume_id": r.json()["id"], "question_count": QUESTIONS, "follow_ups": False},
         )
         r.raise_for_status()
     created = r.json()
@@ -231,8 +215,68 @@ async def _client(base_url: str, resume: Path, answers: list[Path]) -> int:
     finally:
         await candidate.hangup()
     summary["server_errors"] += candidate.server_errors
+    summary["unavailable"] += candidate.unavailable
     summary["interviews"].append({"id": created["id"], "ended": ended, "reason": "rejoined"})
     _say("interview-done", n=3, id=created["id"], ended=ended, reason="rejoined")
+
+
+async def _healthy(base_url: str) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        for _ in range(120):
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get("/api/health")).status_code == 200:
+                    return
+            await asyncio.sleep(1)
+
+
+def _classify(summary: dict[str, Any], error: str) -> None:
+    """A failed harness request: a 503 (retry soon) is counted apart from other 5xx answers."""
+    match = re.search(r"(?: -> |error ')(5\d\d)", error)  # the harness's words, or httpx's
+    if match:
+        summary["unavailable" if match.group(1) == "503" else "server_errors"].append(error[:300])
+
+
+def _say(event: str, **fields: Any) -> None:
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+async def _client(base_url: str, resume: Path, answers: list[Path]) -> int:
+    """The candidates' process (inside the nested namespace): prints JSON lines for the parent."""
+    from signaling import harness
+
+    await asyncio.to_thread(sys.stdin.readline)  # the parent has wired the network
+    summary: dict[str, Any] = {"interviews": [], "server_errors": [], "unavailable": []}
+    for n in (1, 2):
+        try:
+            result = await harness.run(
+                harness.HarnessOptions(
+                    base_url=base_url,
+                    resume=resume,
+                    answers=tuple(answers),
+                    question_count=QUESTIONS,
+                    follow_ups=False,
+                )
+            )
+        except harness.HarnessError as exc:
+            _classify(summary, str(exc))
+            _say("interview-failed", n=n, error=str(exc))
+            await _healthy(base_url)  # the next candidate comes once the server is back
+            continue
+        errors = [e for e in result.events if e.get("type") == "error"]
+        summary["server_errors"] += [f"error event: {e.get('message')}" for e in errors]
+        summary["interviews"].append(
+            {"id": result.interview_id, "ended": result.ended, "reason": result.reason}
+        )
+        _say("interview-done", n=n, id=result.interview_id, ended=result.ended, reason=result.reason)
+
+    # Interview 3: the network is cut during answer 2; after it is back the candidate rejoins.
+    try:
+        await _interview_with_a_rejoin(base_url, resume, answers, summary)
+    except Exception as exc:
+        _classify(summary, str(exc))
+        _say("interview-failed", n=3, error=str(exc)[:300])
     _say("summary", **summary)
     return 0
 
@@ -279,6 +323,8 @@ class Bench:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.client: subprocess.Popen[str] | None = None
         self.notes: list[str] = []
+        self.stopping = False
+        """Set once the candidates are done: the fault plan ends after the fault under way."""
 
     # servers
 
@@ -371,12 +417,18 @@ class Bench:
             await conn.close()
 
     async def poll(
-        self, query: str, *args: Any, until: Callable[[list[Any]], bool], timeout_s: float
+        self,
+        query: str,
+        *args: Any,
+        until: Callable[[list[Any]], bool],
+        timeout_s: float,
+        stoppable: bool = True,
     ) -> list[Any] | None:
-        """The query's rows once ``until`` accepts them; None after ``timeout_s``. The database may
-        be down meanwhile: a failed query is tried again."""
+        """The query's rows once ``until`` accepts them; None after ``timeout_s`` (or once the
+        bench is stopping, if ``stoppable``). The database may be down meanwhile: a failed query is
+        tried again."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stoppable and self.stopping):
             with contextlib.suppress(Exception):
                 rows = await self.sql(query, *args)
                 if until(rows):
@@ -389,13 +441,15 @@ class Bench:
             "SELECT id FROM interviews ORDER BY created_at", until=lambda r: len(r) >= n, timeout_s=timeout_s
         )
         if rows is None:
-            raise SystemExit(f"interview {n} never appeared")
+            raise RuntimeError(f"interview {n} never appeared")
         return uuid.UUID(str(rows[n - 1]["id"]))
 
     # faults
 
     async def run_plan(self, client_lines: asyncio.Queue[dict[str, Any]]) -> None:
         for fault in PLAN:
+            if self.stopping:
+                return
             interview_id = await self.interview(fault.interview)
             if fault.kind == "network":
                 await _next_line(client_lines, "speaking")
@@ -486,13 +540,15 @@ class Bench:
     # figures
 
     async def figures(self, summary: dict[str, Any]) -> dict[str, Any]:
-        ids = [uuid.UUID(i["id"]) for i in summary.get("interviews", [])]
+        # Every interview of this database is the bench's (a candidate that failed mid-way included).
+        ids = [uuid.UUID(str(r["id"])) for r in await self.sql("SELECT id FROM interviews")]
         await self.poll(
             "SELECT count(*) FILTER (WHERE r.id IS NULL OR i.state <> 'ended') AS missing"
             " FROM interviews i LEFT JOIN reports r ON r.interview_id = i.id WHERE i.id = ANY($1::uuid[])",
             ids,
             until=lambda rows: rows[0]["missing"] == 0,
             timeout_s=REPORT_WAIT_S,
+            stoppable=False,
         )
         stored = await self.sql("SELECT count(*) AS n FROM turns WHERE interview_id = ANY($1::uuid[])", ids)
         dup = await self.sql(
@@ -518,9 +574,12 @@ class Bench:
         retried = _metric(metrics, 'interviewer_outbox_writes_total{kind="turn",outcome="retried"}')
         tracebacks = self.serve_log().count("Traceback")
         errors = list(summary.get("server_errors", []))
+        unavailable = list(summary.get("unavailable", []))
         print(f"  reports by status: {dict((r['status'], r['n']) for r in statuses)}")
         print(f"  turn writes: queued={queued:.0f} retried_tries={retried:.0f} given_up={failed:.0f}")
         print(f"  server errors: client-seen={errors} tracebacks_in_serve_log={tracebacks}")
+        print(f"  503 (retry soon) answers the candidates got, not counted as errors: {unavailable}")
+        print(f"  interviews the candidates completed: {summary.get('interviews', [])}")
         for note in self.notes:
             print(f"  note: {note}")
         return {
@@ -640,14 +699,18 @@ async def _parent(options: argparse.Namespace) -> str:
         summary = await _next_line(lines, "summary")
         if summary.get("eof"):
             print("  client exited without a summary: see its output above", flush=True)
-        if not faults.done():
-            faults.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
+        # Not cancelled: a fault under way finishes (a stopped Postgres is started again).
+        bench.stopping = True
+        with contextlib.suppress(Exception):
             await faults
         await reader
         figures = await bench.figures(summary)
     finally:
         bench.close()
+        # The server's and workers' logs outlive the run (test-artifacts/ is not tracked).
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for log in tmp.glob("*.log"):  # noqa: ASYNC240 - after the run, nothing left to wait on
+            shutil.copy(log, ARTIFACTS / log.name)
         shutil.rmtree(tmp, ignore_errors=True)
     return " ".join(f"{k}={v}" for k, v in figures.items())
 
