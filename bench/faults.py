@@ -25,7 +25,8 @@ drops every packet, which is netem's ``loss 100%``.
 Afterwards it waits for every report and counts from the database: turns stored (against the turns
 the server queued for writing, its ``interviewer_outbox_writes_total{kind="turn",outcome="queued"}``),
 rows that repeat a turn, reports, interviews still ``live``; server errors are HTTP 5xx answers the
-candidates got, error events they were sent, and tracebacks in the server's log.
+candidates got (503 "retry soon" counted apart), error events they were sent, turn writes the
+server gave up, and tracebacks in the server's log.
 
 Last line: faults turns_expected turns_stored duplicate_rows reports_written interviews_stuck_live
 server_errors
@@ -589,7 +590,8 @@ class Bench:
             "duplicate_rows": dup[0]["n"],
             "reports_written": f"{reports[0]['n']}/{len(ids)}",
             "interviews_stuck_live": live[0]["n"],
-            "server_errors": len(errors) + tracebacks,
+            # A write given up is the server failing too (its error event goes to watchers only).
+            "server_errors": len(errors) + tracebacks + int(failed),
         }
 
 

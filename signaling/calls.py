@@ -381,7 +381,10 @@ class CallManager:
         async def lost(kind: str, label: str, error: BaseException) -> None:
             what = "an answer or question" if kind == "turn" else "the interview's progress"
             message = f"could not save {what} ({label}) after retrying: {type(error).__name__}"
-            await self._emit(room, {"type": "error", "scope": "storage", "kind": kind, "message": message})
+            event = {"type": "error", "scope": "storage", "kind": kind, "message": message}
+            # To the watchers (the live channel), not the candidate's data channel: the candidate's
+            # page answers an error by rejoining, which cannot bring the database back.
+            await events.publish(self._runtime.redis, events.interview_channel(room.interview_id), event)
 
         policy = RetryPolicy(budget_s=self._runtime.settings.write_retry_budget_s)
         return RoomOutbox(f"interview {room.interview_id}", policy=policy, on_failed=lost)
