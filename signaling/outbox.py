@@ -6,7 +6,7 @@ call hands each write to its room's :class:`RoomOutbox` and goes on at once; one
 drains the queue in order, retrying a write that can succeed later (the database restarting, a
 dropped connection) with exponential backoff and jitter. The retry budget counts from the first
 failure of an outage, not per write: once an outage outlasts it, each queued write gets one more try
-and is then given up (``on_failed`` is told, which sends the room an error event), so a long outage
+and is then given up (``on_failed`` is told: the call sends its watchers an error event), so a long outage
 cannot hold a closing room for the budget times its queue length. Writes that cannot succeed by
 retrying (a constraint, a bug) are given up at once.
 
@@ -108,8 +108,8 @@ class _Write:
 
 
 class RoomOutbox:
-    """One room's ordered writes. :meth:`put` never blocks or raises; :meth:`flush` waits until all
-    queued writes are stored or given up."""
+    """One room's ordered writes. :meth:`put` never blocks (it raises only once the outbox is
+    closed); :meth:`flush` waits until all queued writes are stored or given up."""
 
     def __init__(
         self,
