@@ -4,8 +4,8 @@ before and after its Korean readings, slower rate and clause pauses.
 
     .venv/bin/python -m bench.korean_speech
 
-Last line: ko_cer repetition_loops repetition_loops_unguarded ko_tts_roundtrip_cer_before
-ko_tts_roundtrip_cer_after
+Last line: ko_cer repetition_loops repetition_loops_unguarded loop_transcript_s
+loop_transcript_unguarded_s ko_tts_roundtrip_cer_before ko_tts_roundtrip_cer_after
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import tempfile
+import time
 from pathlib import Path
 
 import jiwer
@@ -29,12 +30,27 @@ from signaling.settings import load_settings
 from tests.fixtures_paths import PROJECT_FIXTURES, SHARED_FIXTURES
 
 RATE = 16_000
+_ESPEAK_INFO = ModelInfo(
+    role="tts_ko",
+    name="espeak-ng-ko",
+    path="espeak-ng",
+    provider="bench",
+    size_bytes=0,
+    load_s=0.0,
+    details={},
+)
 LINES = [
     "Spring Boot를 활용한 REST API 개발 경험에 대해 여쭤볼게요.",
     "응답 속도를 30% 개선하신 과정이 궁금해요.",
     "2019년에 입사하셔서 팀원 3명과 함께 일하셨죠?",
     "Redis와 Kafka를 선택하신 이유는 무엇인가요?",
+    "간단한 자기소개와 함께 지원하신 이유를 말씀해 주시겠어요?",
+    "동료와 의견이 달랐던 경험 하나를 말씀해 주시겠어요?",
+    "앞으로 어떤 방향으로 성장하고 싶으신가요?",
+    "정산 배치 시스템을 쿠버네티스로 이전하신 과정에서 가장 어려웠던 점은 무엇이었나요?",
 ]
+LOOPING = ("응답 속도를 30% 개선하신 과정이 궁금해요.", 120)
+"""espeak-ng's Korean read slowly: Whisper base decodes it as "그는 그는 그는 ..." to the window end."""
 
 
 def _letters(text: str) -> str:
@@ -59,7 +75,7 @@ def _phone(audio: np.ndarray) -> np.ndarray:
 
 
 def _unguarded(stt: FasterWhisperSTT, audio: np.ndarray) -> str:
-    """Whisper as before: the whole clip, no loop collapse."""
+    """Whisper as before: the whole clip, no loop collapse, no token budget."""
     assert stt._model is not None
     segments, _ = stt._model.transcribe(
         audio.astype(np.float32) / 32768.0,
@@ -108,17 +124,26 @@ async def main() -> str:
                     print(
                         f"  + phone noise {amp} x {seconds} s: {text!r} (unguarded {raw[:80]!r})", flush=True
                     )
-            info = ModelInfo(
-                role="tts_ko",
-                name="espeak-ng-ko",
-                path="espeak-ng",
-                provider="bench",
-                size_bytes=0,
-                load_s=0.0,
-                details={},
+            slow = EspeakTTS.load(info=_ESPEAK_INFO, words_per_minute=LOOPING[1])
+            clip = await slow.synthesize(LOOPING[0])
+            slow.close()
+            audio = _to_16k(clip.pcm, clip.sample_rate)
+            result = await stt.transcribe(audio, language="ko")
+            started = time.perf_counter()
+            raw = await asyncio.to_thread(_unguarded, stt, audio)
+            loop_raw_s = time.perf_counter() - started
+            loop_s = result.seconds
+            loops += has_loop(result.text)
+            unguarded_loops += has_loop(raw)
+            print(
+                f"looping recording: {result.text!r} in {loop_s:.2f} s "
+                f"(unguarded {raw[:60]!r}... in {loop_raw_s:.2f} s)",
+                flush=True,
             )
-            before = EspeakTTS.load(info=info, words_per_minute=160, speak_korean=False, clause_pause_ms=0)
-            after = EspeakTTS.load(info=info)
+            before = EspeakTTS.load(
+                info=_ESPEAK_INFO, words_per_minute=160, speak_korean=False, clause_pause_ms=0
+            )
+            after = EspeakTTS.load(info=_ESPEAK_INFO)
             roundtrip: dict[str, list[float]] = {"before": [], "after": []}
             for line in LINES:
                 for label, voice in (("before", before), ("after", after)):
@@ -134,6 +159,8 @@ async def main() -> str:
         "ko_cer": round(float(np.mean(cers)), 3) if cers else None,
         "repetition_loops": loops,
         "repetition_loops_unguarded": unguarded_loops,
+        "loop_transcript_s": round(loop_s, 2),
+        "loop_transcript_unguarded_s": round(loop_raw_s, 2),
         "ko_tts_roundtrip_cer_before": round(float(np.mean(roundtrip["before"])), 3),
         "ko_tts_roundtrip_cer_after": round(float(np.mean(roundtrip["after"])), 3),
     }

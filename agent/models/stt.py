@@ -165,7 +165,16 @@ class FasterWhisperSTT(SpeechToText):
             word_timestamps=self.word_timestamps,
         )
         # A lazy generator: the decoding happens while it is consumed, inside this thread.
-        parts = collapse_loops(tuple(_segment(s, audio_s) for s in segments if s.text.strip()))
+        voiced_s = len(voiced) / self.sample_rate
+        found: list[TranscriptSegment] = []
+        for segment in segments:
+            if segment.text.strip():
+                found.append(_segment(segment, audio_s))
+            if segment.end >= voiced_s - _END_SLACK_S:
+                # The audio is covered. What the generator would decode next is another pass over
+                # the window's tail: measured 10 s more on a looping clip, for no words.
+                break
+        parts = collapse_loops(tuple(found))
         return Transcript(
             text=" ".join(p.text for p in parts),
             language=str(info.language),
@@ -184,6 +193,7 @@ class FasterWhisperSTT(SpeechToText):
 
 
 _START_TOKENS = 3
+_END_SLACK_S = 0.1
 _MAX_PROMPT_TOKENS = 223
 _WINDOW_TOKENS = 448
 

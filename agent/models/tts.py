@@ -229,9 +229,10 @@ def _piper_language(config: Mapping[str, Any]) -> str:
 # --- espeak-ng --------------------------------------------------------------------------------------
 
 
-ESPEAK_KO_WPM = 140
-"""espeak-ng's Korean at its default 175 wpm (and at the 160 used before) runs syllables together;
-slower, Whisper base reads it back with fewer errors (bench/korean_speech.py)."""
+ESPEAK_KO_WPM = 150
+"""Read back by Whisper base over eight interviewer lines (CER): 0.84-0.86 at 160 and 175 wpm, 0.80 at
+150, while at 120 and 110 wpm Whisper falls into repetition loops. Whisper base barely understands
+espeak-ng's Korean at any rate; a neural voice is the real fix (bench/korean_speech.py)."""
 ESPEAK_CLAUSE_PAUSE_MS = 400
 """A break after a comma replaces espeak-ng's own (~0.2 s at 140 wpm): a clause then ends audibly."""
 
