@@ -308,7 +308,7 @@ class _TranscribingStream(stt.RecognizeStream):
         if transcript is not None:
             self._owner.last_finalize_s = transcriber.last_final_s if transcriber.last_final_audio_s else 0.0
         turn_taking = self._owner.turn_taking
-        if text and turn_taking is not None and not turn_taking.heard(text):
+        if text and turn_taking is not None and not turn_taking.heard(text, voiced_until):
             log.debug("backchannel over the interviewer, not a turn: %r", text)
             return
         if text:

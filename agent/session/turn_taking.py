@@ -70,6 +70,9 @@ class TurnTakingOptions:
     the line stops at once and is given back."""
     barge_in_s: float = 1.2
     """Later in a line, speech must last this long to stop it (a backchannel is shorter)."""
+    backchannel_s: float = 1.1
+    """A one-word utterance shorter than this (the VAD's 0.5 s of prefix padding included), said
+    over the interviewer, is a backchannel."""
     silence_prompt_s: float = 6.0
     """Silence after a question before a gentle prompt."""
     max_prompts: int = 2
@@ -400,10 +403,15 @@ class TurnTaking:
     def longest_continued_pause_s(self) -> float:
         return max(self._pauses, default=0.0)
 
-    def heard(self, text: str) -> bool:
+    def heard(self, text: str, voiced_s: float | None = None) -> bool:
         """An utterance's final transcript; False when it is a backchannel over the interviewer
-        (then it is no part of the answer, and no turn)."""
-        if self.interviewer_speaking and is_backchannel(text, self.language):
+        (then it is no part of the answer, and no turn). A single word under ``backchannel_s`` over
+        the interviewer counts as one whatever the STT made of it (Whisper heard a short "네." as
+        "레이브")."""
+        if self.interviewer_speaking and (
+            is_backchannel(text, self.language)
+            or (voiced_s is not None and voiced_s < self.options.backchannel_s and word_count(text) <= 1)
+        ):
             return False
         self.answer.add(text)
         return True

@@ -170,6 +170,8 @@ def test_turn_taking_learns_pauses_and_drops_backchannels_over_the_interviewer()
     assert turns.longest_continued_pause_s == pytest.approx(1.6)
     turns.interviewer_speaking = True
     assert not turns.heard("Mm-hmm.")
+    assert not turns.heard("레이브", voiced_s=0.4)  # one short word over the interviewer
+    assert turns.answer.words == 0
     turns.interviewer_speaking = False
     assert turns.heard(LONG)
     assert turns.wait().silence_s == pytest.approx(1.6 * OPTIONS.rhythm_factor)
