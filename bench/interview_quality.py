@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bench.question_defects import particle_faults, question_defects
+from bench.question_defects import particle_faults, question_defects, repeated_topics
 from db.engine import unit_of_work
 from db.models import ResumeChunk
 from signaling.runtime import Runtime
@@ -68,8 +68,10 @@ def _count(
     text: str,
     sources: list[str],
     quiet: bool,
+    repeat: bool = False,
 ) -> None:
     faults = question_defects(text, language=lang, sources=sources or [""])
+    faults += ["repeated_topic"] * repeat
     totals[f"{lang}_questions"] += 1
     totals[f"{lang}_llm"] += source == "llm"
     totals[f"{lang}_defective"] += bool(faults)
@@ -108,6 +110,7 @@ async def offline(n_questions: int, quiet: bool) -> str:
                     print(f"{name} [{lang}] role={header.target_role!r}", flush=True)
                     used_chunks: set[int] = set()
                     used: list[str] = []
+                    asked: list[str] = []
                     terms: list[str] = []
                     variants: dict[object, int] = {}
                     for stage in allocate(n_questions):
@@ -143,6 +146,7 @@ async def offline(n_questions: int, quiet: bool) -> str:
                         )
                         if fact is not None:
                             used.append(fact.line)
+                            used += [x for x in [fact.phrase(lang)] if x]
                             terms.extend(t for t in fact.terms if t in question)
                         _count(
                             totals,
@@ -153,7 +157,9 @@ async def offline(n_questions: int, quiet: bool) -> str:
                             question,
                             [chunks[i] for i in top] + ([fact.line] if fact else []),
                             quiet,
+                            repeated_topics([*asked, question], language=lang)[-1],
                         )
+                        asked.append(question)
         finally:
             registry.close()
     return "mode=offline " + _figures(totals, kinds, len(docs))
@@ -181,9 +187,10 @@ async def main(n_questions: int, quiet: bool) -> str:
                         res.resume_id, language=lang, question_count=n_questions
                     )
                     print(f"{name} [{lang}] role={plan.target_role!r}")
-                    for q in plan.questions:
+                    repeats = repeated_topics([q.text for q in plan.questions], language=lang)
+                    for q, repeat in zip(plan.questions, repeats, strict=True):
                         sources = [chunk_text[i] for i in q.chunk_ids if i in chunk_text]
-                        _count(totals, kinds, lang, q.stage.value, q.source, q.text, sources, quiet)
+                        _count(totals, kinds, lang, q.stage.value, q.source, q.text, sources, quiet, repeat)
         finally:
             await rt.close()
     return _figures(totals, kinds, len(docs))

@@ -187,3 +187,17 @@ def question_defects(question: str, *, language: str, sources: Sequence[str] = (
 def particle_faults(question: str) -> list[str]:
     """The wrong particles themselves, for a report."""
     return _particle_faults(question)
+
+
+def repeated_topics(questions: Sequence[str], *, language: str) -> list[bool]:
+    """Per question of one plan: whether it repeats a long run of words of an earlier question (the
+    same topic asked twice, or the same sentence read again): 6 words in English, 5 in Korean."""
+    n = 6 if language == "en" else 5
+    seen: set[str] = set()
+    flags: list[bool] = []
+    for question in questions:
+        words = re.findall(r"[A-Za-z가-힣0-9%']+", question.casefold())
+        grams = {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+        flags.append(bool(grams & seen))
+        seen |= grams
+    return flags

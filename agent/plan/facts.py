@@ -209,6 +209,12 @@ class Fact:
     result_ko: str | None = None
     terms: tuple[str, ...] = field(default_factory=tuple)
 
+    def phrase(self, language: str) -> str | None:
+        """What a question in ``language`` would be about (None: only technologies)."""
+        if language == "ko":
+            return self.subject_ko or self.result_ko
+        return self.subject_en or self.result_en
+
     @property
     def has_phrase(self) -> bool:
         return bool(self.subject_en or self.result_en or self.subject_ko or self.result_ko)
@@ -395,6 +401,8 @@ def _ko_clause(clause: str) -> str | None:
         cleaned = _ko_clean(stem)
         if cleaned is None or not _KO_NOUN_END.search(cleaned) or " " not in cleaned:
             return None
+        if cleaned.endswith("절감") and not re.search(r"\d", cleaned):
+            return None  # 필요성을 절감 (felt keenly), not a saving
         return f"{cleaned}하신"
     other = _KO_OTHER_END.search(clause)
     if other:

@@ -223,13 +223,17 @@ class InterviewPlanner:
             wider = await self._retrieve(resume_id, stage, lang, [], k=self._options.top_k * 4)
             fact = pick([c.text for c in wider], used_facts)
             if fact is None:
-                # A short resume runs out of facts: reuse one, just not the last two asked about.
-                fact = pick([c.text for c in wider], used_facts[-2:])
+                # A short resume runs out of facts: reuse one, just not the last two asked about (each
+                # left a line and a phrase in used_facts).
+                fact = pick([c.text for c in wider], used_facts[-4:])
             if fact is not None:
                 line = fact.line
                 chunks = [c for c in wider if line in unwrap_lines(c.text)] or chunks
         if fact is not None:
             used_facts.append(fact.line)
+            phrase = fact.phrase(lang)
+            if phrase:
+                used_facts.append(phrase)
         text = template_question(stage, lang, fact, role, variant, used_terms=used_terms)
         if fact is not None:
             used_terms.extend(t for t in fact.terms if t in text)

@@ -49,6 +49,8 @@ _TEMPLATES: dict[Language, dict[Stage, dict[Slot, tuple[str, ...]]]] = {
             "term": (
                 "Tell me about a project where you used {term}. What was your own role, and which result are "
                 "you most proud of?",
+                "What is the most demanding thing you have built with {term}, and what exactly was your part "
+                "in it?",
             ),
             "none": (
                 "Tell me about your most recent project. What was your own role, and which result are you "
@@ -86,6 +88,8 @@ _TEMPLATES: dict[Language, dict[Stage, dict[Slot, tuple[str, ...]]]] = {
             "term": (
                 "On the project where you used {term}, how did you work with your team, and how did you "
                 "handle a disagreement?",
+                "When your team disagreed about how to use {term}, how was the decision made, and what was "
+                "your part in it?",
             ),
             "none": (
                 "Tell me about a time you disagreed with a teammate. How did you work it out?",
@@ -137,6 +141,8 @@ _TEMPLATES: dict[Language, dict[Stage, dict[Slot, tuple[str, ...]]]] = {
             "term": (
                 "{term_eul} 사용하신 프로젝트 하나를 소개해 주시겠어요? 직접 맡으신 역할과 가장 기억에 남는 "
                 "성과도 함께 말씀해 주세요.",
+                "{term_euro} 만드신 것 중 가장 까다로웠던 작업은 무엇이었고, 그 작업에서 직접 맡으신 부분은 "
+                "무엇이었나요?",
             ),
             "none": (
                 "최근에 참여하신 프로젝트 하나를 소개해 주시겠어요? 직접 맡으신 역할과 가장 기억에 남는 "
@@ -175,6 +181,8 @@ _TEMPLATES: dict[Language, dict[Stage, dict[Slot, tuple[str, ...]]]] = {
             ),
             "term": (
                 "{term_eul} 사용한 프로젝트에서 팀과 어떻게 협업하셨고, 의견 충돌은 어떻게 해결하셨나요?",
+                "{term_eul} 어떻게 쓸지를 두고 팀의 의견이 갈렸을 때, 결정은 어떻게 내려졌고 그 과정에서 "
+                "어떤 역할을 하셨나요?",
             ),
             "none": (
                 "동료와 의견이 달랐던 경험 하나를 말씀해 주시겠어요? 그때 어떻게 해결하셨나요?",
@@ -295,6 +303,11 @@ def pick_fact(
             if salience < 0:  # an address, a contact line, a bare title
                 continue
             fact = make_fact(line, language, skills)
+            phrase = fact.phrase(language)
+            if phrase and phrase.casefold() in skip:
+                # The same thing said on two lines (a PDF wrap, a cover letter repeating the resume)
+                # is one topic: asked about once.
+                continue
             score = salience + _usable(fact, language) - 0.5 * rank
             if score < 0:
                 continue

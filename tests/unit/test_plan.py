@@ -217,6 +217,7 @@ def test_template_plans_pass_the_checker(resume: str, language: str) -> None:
         text = template_question(stage, language, fact, "Backend Engineer", variant, used_terms=terms)  # type: ignore[arg-type]
         if fact is not None:
             used.append(fact.line)
+            used += [x for x in [fact.phrase(language)] if x]
             terms.extend(t for t in fact.terms if t in text)
         assert question_defects(text, language=language, sources=[resume]) == [], text
         assert "“" not in text, text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.question_defects import question_defects
+from bench.question_defects import question_defects, repeated_topics
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,10 @@ def test_numbers_must_come_from_the_resume() -> None:
     question = "How did you cut costs by 45%, and how did you confirm it was the change?"
     assert "number_misread" in question_defects(question, language="en", sources=["cut costs by 30%"])
     assert question_defects(question, language="en", sources=["cut costs by 45%"]) == []
+
+
+def test_a_topic_asked_twice_in_a_plan_is_flagged() -> None:
+    first = "향후 행위 기반 분석 및 AI를 활용한 보완의 필요성을 절감하신 경험에 대해 여쭤볼게요."
+    second = "향후 행위 기반 분석 및 AI를 활용한 보완의 필요성을 절감하신 과정에서 팀과 어떻게 협업하셨나요?"
+    other = "Redis를 사용한 시스템에서 부하가 열 배로 늘면 무엇이 먼저 문제가 될까요?"
+    assert repeated_topics([first, other, second], language="ko") == [False, False, True]
