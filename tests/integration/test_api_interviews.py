@@ -34,7 +34,9 @@ async def _plan(client: httpx.AsyncClient, resume_id: str, **kw: Any) -> dict[st
     return body
 
 
-async def test_plan_is_grounded_staged_and_stored(client: httpx.AsyncClient, runtime: Runtime) -> None:
+async def test_plan_is_grounded_staged_and_stored(
+    client: httpx.AsyncClient, reviewer: httpx.AsyncClient, runtime: Runtime
+) -> None:
     resume_id = await _resume(client, EN_RESUME)
     plan = await _plan(client, resume_id, question_count=8)
     questions = plan["questions"]
@@ -60,9 +62,15 @@ async def test_plan_is_grounded_staged_and_stored(client: httpx.AsyncClient, run
     stats = plan["plan_stats"]
     assert stats["llm_attempts"] == 8
     assert stats["grounded"] == 8
+    # An interviewer reads the stored plan back whole; the candidate's token shows the current
+    # question only (the rest of the plan is not theirs to read ahead).
+    stored = {k: v for k, v in plan.items() if k != "join_token"}
+    whole = await reviewer.get(f"/api/interviews/{plan['id']}")
+    assert whole.status_code == 200
+    assert whole.json() == stored
     fetched = await client.get(f"/api/interviews/{plan['id']}", params={"token": plan["join_token"]})
     assert fetched.status_code == 200
-    assert fetched.json() == {k: v for k, v in plan.items() if k != "join_token"}
+    assert fetched.json() == {**stored, "questions": questions[:1], "plan_stats": {}}
     # The plan is the candidate's own (join token) or an interviewer's; nobody else's.
     assert (await client.get(f"/api/interviews/{plan['id']}")).status_code == 401
     other = await _plan(client, resume_id, question_count=1)
