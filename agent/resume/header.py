@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agent.errors import InterviewerError
 from agent.models.base import ChatLLM, ChatMessage, GenerationOptions
+from agent.resume.chunking import heading_section
 from agent.resume.rules import extract_header_rules
 from agent.resume.schema import FieldSource, ResumeHeader
 from agent.textutil import fit_chars
@@ -102,7 +103,13 @@ def _fill_from_llm(
     field: Literal["name", "target_role"]
     for field in ("name", "target_role"):
         candidate = getattr(answer, field)
-        if values[field] is None and candidate and _appears_in(candidate, text):
+        # A section heading ("Experience", "경력") appears in every resume and names no one's role.
+        if (
+            values[field] is None
+            and candidate
+            and _appears_in(candidate, text)
+            and not heading_section(candidate)
+        ):
             values[field] = candidate.strip()
             sources[field] = "llm"
     years = answer.years_experience

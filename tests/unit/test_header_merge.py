@@ -44,6 +44,16 @@ async def test_llm_fills_gaps_only_with_values_found_in_the_text() -> None:
     llm.close()
 
 
+async def test_a_section_heading_is_no_target_role() -> None:
+    # SmolLM2 on a CPU without AVX-512 answered "Experience" for a resume that names no role: it is
+    # in the text, but every resume has it.
+    llm = FakeLLM({"name": None, "target_role": "Experience", "years_experience": None, "skills": []})
+    header, sources = await extract_header(EN_RESUME_NO_ROLE, split_sections(EN_RESUME_NO_ROLE), llm)
+    assert header.target_role is None
+    assert "target_role" not in sources
+    llm.close()
+
+
 async def test_llm_failure_keeps_the_rule_header() -> None:
     llm = FakeLLM(fail_with=ModelTimeoutError("slow"))
     header, _ = await extract_header(EN_RESUME_NO_ROLE, split_sections(EN_RESUME_NO_ROLE), llm)
