@@ -78,7 +78,7 @@ def test_workers_scale_and_everything_checks_its_health() -> None:
 def test_dockerfile_installs_what_compose_runs() -> None:
     text = DOCKERFILE.read_text()
     copied = set(re.findall(r"^COPY (\S+) \1$", text, flags=re.MULTILINE))
-    packages = re.search(r'include = \[([^\]]*)\]', (PROJECT_ROOT / "pyproject.toml").read_text())
+    packages = re.search(r"include = \[([^\]]*)\]", (PROJECT_ROOT / "pyproject.toml").read_text())
     assert packages is not None
     for pattern in re.findall(r'"(\w+)\*"', packages.group(1)):
         assert pattern in copied, f"Dockerfile does not copy package {pattern}"
