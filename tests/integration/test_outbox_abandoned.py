@@ -54,11 +54,17 @@ async def test_an_interview_left_live_is_finalized_after_the_grace_period(
     resume = tmp_path / "jane.txt"
     resume.write_text(EN_RESUME)
 
+    # The session's database holds other tests' interviews, some left live on purpose: the sweeper
+    # may end those too, but only this test's interview is counted.
+    async with unit_of_work(runtime.sessions) as session:
+        earlier = set(await session.scalars(select(Interview.id)))
+
     async def sweep(connected: Collection[uuid.UUID]) -> Sequence[Finalized]:
         # close=None: the report is written here, so the test needs no evaluation workers.
-        return await finalize_abandoned(
+        done = await finalize_abandoned(
             runtime.sessions, connected=connected, close=None, options=AbandonOptions(grace_s=GRACE_S)
         )
+        return [f for f in done if f.interview_id not in earlier]
 
     # Sweeping all through the call, as the server does (faster here).
     sweeper = AbandonedSweeper(
