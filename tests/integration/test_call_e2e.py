@@ -340,6 +340,15 @@ async def test_calls_beyond_capacity_get_503_and_a_rejoin_keeps_its_slot(
         assert "m=audio" in await manager.join(uuid.UUID(first["id"]), await offer(), "offer")
         with pytest.raises(CapacityError, match="maximum of 1 live calls"):
             await manager.join(uuid.UUID(second["id"]), await offer(), "offer")
+        # Over HTTP, as a browser sees it: 503 with Retry-After, so a proxy or the page tries again.
+        app = create_app(one_slot.settings, runtime=dataclasses.replace(one_slot, calls=manager))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            full = await http.post(
+                f"/api/interviews/{second['id']}/offer",
+                json={"sdp": await offer(), "type": "offer", "token": second["join_token"]},
+            )
+        assert full.status_code == 503, full.text
+        assert full.headers["retry-after"].isdigit()
         assert "m=audio" in await manager.join(uuid.UUID(first["id"]), await offer(), "offer")
         assert list(manager.rooms) == [uuid.UUID(first["id"])]
     finally:
