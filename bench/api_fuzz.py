@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -169,8 +168,9 @@ async def _write_interview(data_dir: Path) -> tuple[str, str]:
     fuzzed through the API; this only gives path parameters something real to point at)."""
     from db.embedded import EmbeddedPostgres
     from db.engine import EngineOptions, create_engine, create_sessionmaker, unit_of_work
-    from db.models import Interview, Question, Resume
+    from db.models import Interview, Question
     from signaling.tokens import TokenSigner, load_or_create_secret
+    from tests.interview_rows import resume_row
 
     pg = EmbeddedPostgres(data_dir)
     engine = create_engine(EngineOptions(url=pg.start(), pool_size=1))
@@ -178,21 +178,7 @@ async def _write_interview(data_dir: Path) -> tuple[str, str]:
     text = "Jane Park\nBackend Engineer\n"
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
-            session.add(
-                Resume(
-                    id=resume_id,
-                    filename="jane.txt",
-                    content_type="text/plain",
-                    sha256=hashlib.sha256(text.encode()).hexdigest(),
-                    size_bytes=len(text),
-                    pages=1,
-                    language="en",
-                    text=text,
-                    parsed={},
-                    target_role="Backend Engineer",
-                    target_role_source="resume",
-                )
-            )
+            session.add(resume_row(resume_id, text))
             await session.flush()
             session.add(
                 Interview(

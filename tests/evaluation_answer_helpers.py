@@ -4,12 +4,12 @@ wheel's build, which is no concern of these tests)."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from db.engine import unit_of_work
-from db.models import Interview, Question, Resume
+from db.models import Interview, Question
 from signaling.runtime import Runtime
+from tests.interview_rows import resume_row
 from tests.resume_factory import EN_RESUME, KO_RESUME
 
 
@@ -22,18 +22,12 @@ async def plain_interview(
     question_ids = [uuid.uuid4() for _ in questions]
     async with unit_of_work(runtime.sessions) as session:
         session.add(
-            Resume(
-                id=resume_id,
-                filename="resume.txt",
-                content_type="text/plain",
-                sha256=hashlib.sha256(text.encode()).hexdigest(),
-                size_bytes=len(text.encode()),
-                pages=1,
+            resume_row(
+                resume_id,
+                text,
                 language=language,
-                text=text,
                 parsed={"header": {"name": "Jane Park" if language == "en" else "박지은"}},
-                target_role="Backend Engineer",
-                target_role_source="resume",
+                filename="resume.txt",
             )
         )
         await session.flush()

@@ -17,6 +17,30 @@ QUESTIONS = (
 )
 
 
+def resume_row(
+    resume_id: uuid.UUID,
+    text: str,
+    *,
+    language: str = "en",
+    parsed: dict[str, object] | None = None,
+    filename: str = "jane.txt",
+) -> Resume:
+    """A stored plain-text resume with no chunks (and so no embeddings)."""
+    return Resume(
+        id=resume_id,
+        filename=filename,
+        content_type="text/plain",
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        size_bytes=len(text.encode()),
+        pages=1,
+        language=language,
+        text=text,
+        parsed=parsed or {},
+        target_role="Backend Engineer",
+        target_role_source="resume",
+    )
+
+
 async def make_interview(
     runtime: Runtime, *, questions: tuple[tuple[str, str], ...] = QUESTIONS, follow_ups: bool = False
 ) -> tuple[uuid.UUID, str]:
@@ -24,21 +48,7 @@ async def make_interview(
     resume_id, interview_id = uuid.uuid4(), uuid.uuid4()
     text = "Jane Park\nBackend Engineer\n"
     async with unit_of_work(runtime.sessions) as session:
-        session.add(
-            Resume(
-                id=resume_id,
-                filename="jane.txt",
-                content_type="text/plain",
-                sha256=hashlib.sha256(text.encode()).hexdigest(),
-                size_bytes=len(text),
-                pages=1,
-                language="en",
-                text=text,
-                parsed={},
-                target_role="Backend Engineer",
-                target_role_source="resume",
-            )
-        )
+        session.add(resume_row(resume_id, text))
         await session.flush()
         session.add(
             Interview(
