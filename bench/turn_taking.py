@@ -3,16 +3,19 @@ answers with their own pauses, resumes after a false end of turn, and backchanne
 
     .venv/bin/python -m bench.turn_taking
 
-Answers (see docs/performance.md, "Issue 11", for where each comes from):
-- English: the Earnings-22 clip whole (60 s unscripted, twelve pauses of 0.3-2.1 s); the same clip
-  cut at a pause and played second half first, the halves joined by a 1.2 s pause (a 60 s answer
-  with every pause its speaker made); the JFK address (three 1 s pauses) + 1.5 s + a read sentence;
-  a long read sentence resumed 0.8 s after the interviewer's next line began (a false end of turn);
-  a long read sentence with "Okay." (the project's own voice) said 3.6 s into the next question;
-  a plain read sentence.
-- Korean: the Picovoice clip twice with a 1.5 s pause between (a longer answer with a thinking
-  pause); the clip resumed after the interviewer began; the clip with "네." (espeak-ng) over the
-  next question.
+Three interviews of 20 answers, each with one kind of speaker, since the policy learns a candidate's
+rhythm within an interview (see docs/performance.md, "Issue 11", for where each recording comes from):
+- English, spontaneous (the Earnings-22 speaker, 6 answers): the clip whole (60 s, twelve pauses of
+  0.3-2.1 s); its second half then its first half with 1.2 s between; each half alone; the first
+  half resumed after the interviewer's next line began (the resumed part is the clip's last
+  sentence); the second half with "Okay." said over the next question.
+- English, read (9 answers): JFK's address (three 1 s pauses) + 1.5 s + a read sentence; a long
+  LibriSpeech sentence resumed 0.8 s after the next line began; the same with "Okay." 3.6 s into the
+  next question; LibriSpeech sentences alone and two joined by 1.0 s; LJ Speech; the Open Speech
+  Repository's ten sentences over an 8 kHz line (30 s, a pause after each); JFK alone; Picovoice's
+  English clip.
+- Korean (5 answers): Picovoice's Korean clip twice with 1.5 s between (plain, resumed, with "네."
+  over the next question), alone, and three times with 0.8 s and 1.2 s between.
 
 Last line: answers cutoffs fragments plan_skips next_question_p50_ms next_question_p95_ms
 resume_stop_p95_ms backchannel_stops (definitions in docs/performance.md).
@@ -47,7 +50,12 @@ JFK = "audio/jfk.flac"
 LONG = "audio/en_librispeech_1089-134686-0000.flac"
 SENTENCE = "audio/en_librispeech_1089-134686-0002.flac"
 SHORT = "audio/en_picovoice_cheetah_test_en.wav"
+LJ = "audio/en_ljspeech_LJ050-0131.wav"
+PHONE = "audio/OSR_us_000_0034_8k.wav"
 KOREAN = "audio/ko_picovoice_leopard_test_ko.wav"
+EARNINGS_LAST_S = 54.9
+"""Inside the Earnings clip's last pause (54.6-55.2 s by frame energy), before "profit from
+recurring operations over 17 billion Euros.": the part that resumes an answer."""
 
 
 def _need(rel: str) -> Path:
@@ -127,32 +135,49 @@ def _figures(results: list[harness.HarnessResult]) -> dict[str, Any]:
 
 
 async def main() -> str:
-    earnings, jfk, long, sentence, short, korean = (
-        _need(p) for p in (EARNINGS, JFK, LONG, SENTENCE, SHORT, KOREAN)
+    earnings, jfk, long, sentence, short, lj, phone, korean = (
+        _need(p) for p in (EARNINGS, JFK, LONG, SENTENCE, SHORT, LJ, PHONE, KOREAN)
     )
     with tempfile.TemporaryDirectory(prefix="bench-turn-taking-") as tmp_dir:
         tmp = Path(tmp_dir)
         settings = load_settings(data_dir=tmp / "data", rate_limit_per_minute=0, intake="open")
         clip = load_audio(earnings, 16_000)
-        cut = int(EARNINGS_CUT_S * 16_000)
-        first_half, second_half = tmp / "earnings_a.wav", tmp / "earnings_b.wav"
+        cut, last = int(EARNINGS_CUT_S * 16_000), int(EARNINGS_LAST_S * 16_000)
+        first_half, second_half, last_sentence = (
+            tmp / "earnings_a.wav",
+            tmp / "earnings_b.wav",
+            tmp / "earnings_last.wav",
+        )
         sf.write(first_half, clip[:cut], 16_000)
         sf.write(second_half, clip[cut:], 16_000)
+        sf.write(last_sentence, clip[last:], 16_000)
         okay = await _voice("Okay.", tmp / "okay.wav", settings)
         ne = await _voice("네.", tmp / "ne.wav", settings)
-        english = (
+        spontaneous = (
             earnings,
             harness.SpokenAnswer(parts=(second_half, 1.2, first_half)),
+            first_half,
+            second_half,
+            harness.SpokenAnswer(parts=(first_half,), resume=(last_sentence,), resume_delay_s=0.8),
+            harness.SpokenAnswer(parts=(second_half,), backchannel=okay, backchannel_delay_s=3.6),
+        )
+        read = (
             harness.SpokenAnswer(parts=(jfk, 1.5, short)),
             harness.SpokenAnswer(parts=(long,), resume=(short,), resume_delay_s=0.8),
             harness.SpokenAnswer(parts=(long,), backchannel=okay, backchannel_delay_s=3.6),
             sentence,
+            harness.SpokenAnswer(parts=(long, 1.0, sentence)),
+            lj,
+            phone,
+            jfk,
+            short,
         )
         korean_answers = (
             harness.SpokenAnswer(parts=(korean, 1.5, korean)),
             harness.SpokenAnswer(parts=(korean, 1.5, korean), resume=(korean,), resume_delay_s=0.8),
             harness.SpokenAnswer(parts=(korean, 1.5, korean), backchannel=ne, backchannel_delay_s=3.6),
             korean,
+            harness.SpokenAnswer(parts=(korean, 0.8, korean, 1.2, korean)),
         )
         en_resume, ko_resume = tmp / "jane.txt", tmp / "kim.txt"
         en_resume.write_text(EN_RESUME)
@@ -160,7 +185,12 @@ async def main() -> str:
         app = create_app(settings, progress=lambda line: print(f"  {line}"))
         results = []
         async with serve_in_background(app) as url:
-            for resume, answers, language in ((en_resume, english, "en"), (ko_resume, korean_answers, "ko")):
+            interviews = (
+                (en_resume, spontaneous, "en"),
+                (en_resume, read, "en"),
+                (ko_resume, korean_answers, "ko"),
+            )
+            for resume, answers, language in interviews:
                 result = await harness.run(
                     harness.HarnessOptions(
                         base_url=url, resume=resume, answers=answers, language=language, follow_ups=False

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 FOLLOW_UP = "follow_up"
+REQUEST = "request"
+"""A candidate turn that asked to repeat the question or to move on."""
 QUESTION_KINDS = frozenset({"greeting", "next", "follow_up", "resume"})
 """Interviewer lines that put a question to the candidate (the answer's question is the last one
 of these before it; the ordinal moves on ``follow_up`` only)."""
@@ -68,8 +70,8 @@ class Answer:
     """The candidate turns, in ``seq`` order (never empty)."""
     question: str
     """The interviewer's line that asked it: the last whole (not cut off) question line for its
-    key before the answer's first turn, else a cut-off one for that key, else "" (the planned
-    question's text is the caller's fallback)."""
+    key before the answer's first turn, else a cut-off one for that key, else the planned
+    question's text when the caller gave the plan, else ""."""
 
     @property
     def first(self) -> TurnView:
@@ -86,7 +88,9 @@ class Answer:
 
     @property
     def text(self) -> str:
-        return " ".join(t.text.strip() for t in self.turns if t.text.strip())
+        """What the candidate answered: an ordinary request among the turns ("Could you repeat the
+        question?") stays in the transcript but is not part of what is scored."""
+        return " ".join(t.text.strip() for t in self.turns if t.text.strip() and t.kind != REQUEST)
 
     @property
     def spoken_s(self) -> float | None:
@@ -100,8 +104,10 @@ class Answer:
         return round(total, 3)
 
 
-def group_answers(turns: Iterable[TurnView]) -> list[Answer]:
-    """The interview's answers in the order they were first given."""
+def group_answers(turns: Iterable[TurnView], planned: Mapping[int, str] | None = None) -> list[Answer]:
+    """The interview's answers in the order they were first given. ``planned``: the plan's question
+    texts by index, for an answer whose question line was cut off before a word of it was heard (a
+    greeting the candidate spoke into is stored with no text)."""
     follow_ups: dict[int, int] = {}
     last_index = 0
     asked: dict[AnswerKey, str] = {}
@@ -116,7 +122,7 @@ def group_answers(turns: Iterable[TurnView]) -> list[Answer]:
             if turn.interrupted:
                 # Cut off by the candidate: not asked, and the plan did not move. Its text still
                 # names the question if the call advanced anyway and no whole line asked it.
-                if asks:
+                if asks and turn.text.strip():
                     ordinal = follow_ups.get(index, 0) + (turn.kind == FOLLOW_UP)
                     cut[AnswerKey(index, ordinal)] = turn.text
                 continue
@@ -131,7 +137,8 @@ def group_answers(turns: Iterable[TurnView]) -> list[Answer]:
         key = AnswerKey(last_index, follow_ups.get(last_index, 0))
         if key not in groups:
             groups[key] = []
-            questions[key] = asked.get(key) or cut.get(key, "")
+            fallback = (planned or {}).get(key.question_index, "") if key.follow_up == 0 else ""
+            questions[key] = asked.get(key) or cut.get(key) or fallback
         groups[key].append(turn)
     return [Answer(key, tuple(ts), questions[key]) for key, ts in groups.items()]
 

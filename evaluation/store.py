@@ -7,8 +7,8 @@ takes the caller's session (one unit of work)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -219,10 +219,12 @@ class ReportInputs:
     evaluations: dict[uuid.UUID, Evaluation]
     views: Sequence[TurnView] = ()
     """The same turns as grouping views (question indexes resolved)."""
+    planned: Mapping[int, str] = field(default_factory=dict)
+    """The plan's question texts by index."""
 
     @property
     def answers(self) -> list[Answer]:
-        return group_answers(self.views)
+        return group_answers(self.views, self.planned)
 
 
 async def report_inputs(session: AsyncSession, interview_id: uuid.UUID) -> ReportInputs | None:
@@ -239,7 +241,11 @@ async def report_inputs(session: AsyncSession, interview_id: uuid.UUID) -> Repor
     rows = (await session.execute(query)).all()
     turns = [row[0] for row in rows]
     views = [_view(row[0], row[1]) for row in rows]
-    return ReportInputs(interview, resume, turns, await answer_evaluations(session, interview_id), views)
+    questions = await session.scalars(select(Question).where(Question.interview_id == interview_id))
+    planned = {q.ord: q.text for q in questions.all()}
+    return ReportInputs(
+        interview, resume, turns, await answer_evaluations(session, interview_id), views, planned
+    )
 
 
 async def upsert_report(

@@ -280,7 +280,9 @@ class Decider:
 
     def _worth_asking(self, answer: str, state: InterviewState, plan: InterviewPlan) -> bool:
         language = plan.language
-        if self._llm is None or language not in self._llm_languages or state.followup_used:
+        if not self._follow_ups or self._llm is None or language not in self._llm_languages:
+            return False  # with follow-ups off a guess could change nothing, and would cost CPU
+        if state.followup_used:
             return False
         # Clear cases need no model: nothing said, a hedge, or a long answer the rule accepts.
         return followup_reason(answer, language) not in ("short", "unknown") and (

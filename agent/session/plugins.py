@@ -293,10 +293,10 @@ class _TranscribingStream(stt.RecognizeStream):
         voiced_until: float,
         speech_end: float,
     ) -> None:
-        # Finals go out in speaking order, and an interim never lands after its final.
-        for task in (previous, utterance.interim):
-            if task is not None:
-                await asyncio.gather(task, return_exceptions=True)
+        # Finals go out in speaking order. The utterance's own update is not awaited first: the
+        # transcriber starts the final beside an update that will not cover the voice's end.
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
         transcriber = utterance.transcriber
         try:
             transcript = await transcriber.finalize(voiced_until_s=voiced_until)
@@ -304,6 +304,9 @@ class _TranscribingStream(stt.RecognizeStream):
             # One failed utterance must not end the stream: livekit would not recreate it.
             log.warning("final transcription failed: %s", exc)
             transcript = None
+        if utterance.interim is not None:
+            # An interim never lands after its final (a superseded update sends nothing).
+            await asyncio.gather(utterance.interim, return_exceptions=True)
         text = transcript.text.strip() if transcript is not None else ""
         if transcript is not None:
             self._owner.last_finalize_s = transcriber.last_final_s if transcriber.last_final_audio_s else 0.0

@@ -10,7 +10,8 @@ two seconds after complete sentences. The turn's life, as the session runs it:
    the answer counts as over, from what was asked (:func:`question_kind`), how long the answer is
    so far, how the transcript ends (:func:`~agent.session.cues.looks_unfinished`), an ordinary
    request (:func:`request_in`), and this candidate's own rhythm: the longest pause they have
-   already made and then gone on after (a slow, thoughtful speaker gets a slower interviewer).
+   already made and then gone on after when it came near being taken for the end (a slow,
+   thoughtful speaker gets a slower interviewer; a pause from an earlier answer counts less).
    Speech before that ends the wait; the answer goes on.
 3. **End of turn.** The turn is committed; the interviewer decides (``decide.py``) and speaks.
 4. **Recovery.** If the candidate speaks again within ``resume_window_s`` of that line starting
@@ -82,6 +83,14 @@ class TurnTakingOptions:
     monologue is held as one answer in bounded memory."""
     rhythm_memory: int = 20
     """Pauses remembered for the candidate's rhythm."""
+    rhythm_near_miss: float = 0.7
+    """A pause teaches the rhythm only if it lasted this share of the wait that applied to the
+    answer at that point: a 1.8 s pause after "... and" (a 2.6 s wait) was never close to being
+    taken for the end, and must not make every later complete answer wait 2.2 s."""
+    rhythm_decay: float = 0.8
+    """A pause from an earlier answer counts this much less per question asked since: one long pause
+    early in the interview must not slow every later answer (measured: the Earnings-22 speaker's
+    2.05 s pause in the first answer held every later English answer at the 2.2 s cap)."""
 
     def __post_init__(self) -> None:
         waits = (
@@ -99,6 +108,8 @@ class TurnTakingOptions:
             raise ValueError("resume window, barge-in and prompt times must be positive")
         if self.max_prompts < 0 or self.answer_window_chars < 200 or self.rhythm_memory < 1:
             raise ValueError("max_prompts, answer_window_chars or rhythm_memory out of range")
+        if not 0 <= self.rhythm_near_miss <= 1 or not 0 < self.rhythm_decay <= 1:
+            raise ValueError("rhythm_near_miss must be within 0-1 and rhythm_decay within (0, 1]")
 
     def starting(self, language: str) -> int:
         return dict(self.starting_words).get(language, 25)
@@ -376,7 +387,9 @@ class TurnTaking:
         self.language = language
         self.question: QuestionKind = "open"
         self.answer = AnswerWindow(self.options.answer_window_chars)
-        self._pauses: deque[float] = deque(maxlen=self.options.rhythm_memory)
+        self._pauses: deque[tuple[float, int]] = deque(maxlen=self.options.rhythm_memory)
+        """(pause, number of the question it was made after)"""
+        self._asked = 0
         self._speech_end: float | None = None
         self.interviewer_speaking = False
         """The interviewer's line is playing: a backchannel then is not a turn."""
@@ -388,12 +401,17 @@ class TurnTaking:
         self.question = question_kind(question_text, self.language)
         self.answer.clear()
         self._speech_end = None
+        self._asked += 1
 
     # from the STT stream
     def speech_started(self, at: float) -> None:
-        """Wall time a stretch of speech started: the pause before it was not the end."""
+        """Wall time a stretch of speech started: the pause before it was not the end. It joins the
+        candidate's rhythm if it came near the wait the answer had then (a near miss)."""
         if self._speech_end is not None and at > self._speech_end:
-            self._pauses.append(at - self._speech_end)
+            pause = at - self._speech_end
+            base = self.policy.required_silence(self._context(rhythm_s=0.0)).silence_s
+            if pause >= self.options.rhythm_near_miss * base:
+                self._pauses.append((pause, self._asked))
         self._speech_end = None
 
     def speech_ended(self, at: float) -> None:
@@ -401,7 +419,9 @@ class TurnTaking:
 
     @property
     def longest_continued_pause_s(self) -> float:
-        return max(self._pauses, default=0.0)
+        """The longest near-miss pause, those of earlier answers weighed down by their age."""
+        decay = self.options.rhythm_decay
+        return max((p * decay ** (self._asked - n) for p, n in self._pauses), default=0.0)
 
     def heard(self, text: str, voiced_s: float | None = None) -> bool:
         """An utterance's final transcript; False when it is a backchannel over the interviewer
@@ -417,11 +437,13 @@ class TurnTaking:
         return True
 
     def wait(self) -> Wait:
-        ctx = TurnContext(
+        self.last_wait = self.policy.required_silence(self._context(rhythm_s=self.longest_continued_pause_s))
+        return self.last_wait
+
+    def _context(self, *, rhythm_s: float) -> TurnContext:
+        return TurnContext(
             language=self.language,
             question=self.question,
             answer=self.answer.text,
-            longest_continued_pause_s=self.longest_continued_pause_s,
+            longest_continued_pause_s=rhythm_s,
         )
-        self.last_wait = self.policy.required_silence(ctx)
-        return self.last_wait

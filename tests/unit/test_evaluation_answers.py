@@ -98,6 +98,18 @@ def test_a_rejoin_re_ask_and_prompts_continue_the_same_answer() -> None:
     assert group_answers(turns)[1].question == "Q2"  # the question before its first turn
 
 
+def test_a_request_to_repeat_stays_in_the_answer_but_is_not_what_is_scored() -> None:
+    turns = [
+        iv(0, "Q1", "greeting", 0),
+        TurnView(1, "candidate", "Could you repeat the question?", kind="request", question_index=0),
+        iv(2, "Of course. Q1", "repeat", 0),
+        cand(3, "I built the billing service.", 0),
+    ]
+    [answer] = group_answers(turns)
+    assert answer.seqs == (1, 3)
+    assert answer.text == "I built the billing service."
+
+
 def test_grouping_is_deterministic_and_order_of_input_does_not_matter() -> None:
     turns = [iv(0, "Q1", "greeting", 0), cand(1, "a", 0), cand(2, "b", 0), iv(3, "Q2", "next", 1)]
     turns.append(cand(4, "c", 1))
@@ -244,6 +256,10 @@ def test_a_cut_line_the_plan_moved_past_still_names_the_next_answers_question() 
     answers = group_answers(turns)
     assert [(str(a.key), a.seqs) for a in answers] == [("0.0", (1,)), ("1.0", (4,))]
     assert [a.question for a in answers] == ["Hello. Tell me about X.", "Next question. And Y?"]
+    # A line cut before a word was heard is stored empty: the plan's text names the question.
+    blank = [iv(0, "", "greeting", 0, interrupted=True), cand(1, "X was...", 0)]
+    assert group_answers(blank)[0].question == ""
+    assert group_answers(blank, {0: "Tell me about X."})[0].question == "Tell me about X."
     # A whole line for the same question wins over a cut one.
     whole = [*turns[:3], iv(3, "And Y?", "next", 1), turns[3]]
     assert group_answers(whole)[1].question == "And Y?"

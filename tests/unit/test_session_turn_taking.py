@@ -178,6 +178,22 @@ def test_turn_taking_learns_pauses_and_drops_backchannels_over_the_interviewer()
     turns.asked("Did you lead it?")
     assert turns.question == "closed"
     assert turns.answer.words == 0
+    # A pause from an earlier answer counts less with each question asked since.
+    assert turns.longest_continued_pause_s == pytest.approx(1.6 * OPTIONS.rhythm_decay)
+
+
+def test_only_a_pause_near_the_wait_teaches_the_rhythm() -> None:
+    turns = TurnTaking("en")
+    turns.asked("Tell me about a project you are proud of.")
+    assert turns.heard(LONG[:-1].rsplit(" ", 1)[0] + " and")  # ends mid-sentence: a 2.6 s wait
+    turns.speech_ended(10.0)
+    turns.speech_started(11.2)  # 1.2 s: nowhere near being taken for the end
+    assert turns.longest_continued_pause_s == 0.0
+    assert turns.heard("then we shipped it.")  # complete now: a 1.0 s wait
+    turns.speech_ended(20.0)
+    turns.speech_started(20.9)  # 0.9 s of a 1.0 s wait: a near miss
+    assert turns.longest_continued_pause_s == pytest.approx(0.9)
+    assert turns.wait().silence_s == pytest.approx(max(OPTIONS.open_silence_s, 0.9 * OPTIONS.rhythm_factor))
 
 
 def test_options_are_checked() -> None:
@@ -185,6 +201,8 @@ def test_options_are_checked() -> None:
         TurnTakingOptions(unfinished_silence_s=5.0)
     with pytest.raises(ValueError, match="rhythm_factor"):
         TurnTakingOptions(rhythm_factor=0.5)
+    with pytest.raises(ValueError, match="rhythm_decay"):
+        TurnTakingOptions(rhythm_decay=0.0)
 
 
 PLAN = InterviewPlan.of("en", ["Tell me about your last project?", "How did you test it?"])

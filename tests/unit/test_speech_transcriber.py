@@ -8,6 +8,7 @@ relative to the buffer, the way Whisper would.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import numpy as np
@@ -42,17 +43,32 @@ def _stream(seconds: float) -> Pcm16:
 class ScriptedSTT(SpeechToText):
     """Returns the words whose middle lies inside the audio it is given."""
 
-    def __init__(self, words: list[Word], *, language: str = "en", delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        words: list[Word],
+        *,
+        language: str = "en",
+        delay_s: float = 0.0,
+        workers: int = 1,
+        gate: threading.Event | None = None,
+    ) -> None:
         super().__init__(
-            ModelInfo(role="stt", name="scripted", path="-", provider="tests", size_bytes=0), timeout_s=5
+            ModelInfo(role="stt", name="scripted", path="-", provider="tests", size_bytes=0),
+            timeout_s=5,
+            workers=workers,
         )
         self.words = words
         self.language = language
         self.delay_s = delay_s
+        self.gate = gate
+        """The first call blocks until this is set (an update still running when the final starts)."""
         self.calls: list[tuple[float, float, str | None, str | None]] = []
         """(buffer start s, buffer length s, language, prompt) per call"""
 
     def _transcribe_impl(self, audio: Pcm16, language: str | None, prompt: str | None) -> Transcript:
+        if self.gate is not None:
+            gate, self.gate = self.gate, None
+            gate.wait(5)
         if self.delay_s:
             time.sleep(self.delay_s)
         offset_s = int(audio[0]) / 1000 if len(audio) else 0.0
@@ -150,6 +166,47 @@ async def test_finalize_reuses_an_update_that_covered_the_last_voiced_frame() ->
     assert len(stt.calls) == calls
     assert transcriber.last_final_audio_s == 0
     assert result.text == "tell me about your last project"
+    stt.close()
+
+
+async def test_finalize_does_not_wait_for_an_update_that_stops_short_of_the_voice() -> None:
+    # Two calls in a row cost a Korean answer 2.6-3.0 s here: the final starts beside the update.
+    words = _script(*SENTENCES)
+    voiced_until = words[-1][1]
+    gate = threading.Event()
+    stt = ScriptedSTT(words, workers=2, gate=gate)
+    transcriber = IncrementalTranscriber(stt, language="en")
+    audio = _stream(voiced_until + 0.3)
+    transcriber.feed(audio[: round(2.0 * RATE)])
+    update = asyncio.create_task(transcriber.update(force=True))
+    await asyncio.sleep(0.05)  # the update is now blocked inside the model
+    transcriber.feed(audio[round(2.0 * RATE) :])
+
+    result = await asyncio.wait_for(transcriber.finalize(voiced_until_s=voiced_until), 5)
+
+    assert not update.done()
+    assert result.text == FULL_TEXT
+    gate.set()
+    assert await update == ""  # dropped: it would rewind what the final committed
+    assert transcriber.committed_text == FULL_TEXT
+    assert len(stt.calls) == 2
+    stt.close()
+
+
+async def test_finalize_waits_for_an_update_that_covers_the_voice() -> None:
+    words = _script("tell me about", "your last project")
+    voiced_until = words[-1][1]
+    stt = ScriptedSTT(words, workers=2, delay_s=0.1)
+    transcriber = IncrementalTranscriber(stt, language="en")
+    transcriber.feed(_stream(voiced_until + 0.15))
+    update = asyncio.create_task(transcriber.update(force=True))
+    await asyncio.sleep(0.02)
+
+    result = await transcriber.finalize(voiced_until_s=voiced_until)
+
+    assert update.done()
+    assert result.text == "tell me about your last project"
+    assert len(stt.calls) == 1
     stt.close()
 
 
