@@ -37,12 +37,20 @@ def celery_url(redis_url: str) -> str:
 class ScoringOptions:
     """How answers are scored; the same for every worker of a deployment."""
 
-    llm_weight: float = 0.25
-    """Share of each competency that comes from the LLM rubric when its output is valid; the rest
-    comes from measured features. The shipped LLM is tiny, so features carry most of the weight."""
-    llm_max_tokens: int = 96
-    llm_languages: tuple[str, ...] = ("en",)
-    """Answers in other languages are scored from features only: the shipped LLM reads no Korean."""
+    llm_weight: float = 0.8
+    """Share of each competency that comes from the LLM judge when its rating passed validation
+    (a quote from the answer as evidence); the rest comes from measured features. The judge is the
+    main signal: on answers whose length and markers do not give their quality away, features
+    alone rank at chance (docs/performance.md)."""
+    llm_max_tokens: int = 160
+    """The judge's reply: five [rating, quote] pairs."""
+    llm_languages: tuple[str, ...] = ("en", "ko")
+    """Answers in other languages are scored from features only."""
+    rubric_models: tuple[str, ...] = ("smollm2", "gemma3-270m")
+    """Models (by name prefix, any case) too small to judge: they fill the old single-quote rubric
+    instead (English only), at ``rubric_weight``, and features carry the score."""
+    rubric_weight: float = 0.25
+    rubric_max_tokens: int = 96
     max_answer_chars: int = 100_000
     """Over an hour of speech: longer text is not an answer (recorded as failed with the reason)."""
     window_chars: int = 1_500
@@ -53,11 +61,16 @@ class ScoringOptions:
     """Answers scoring above this (0-100) go to the answer bank."""
     bank_duplicate_cosine: float = 0.95
 
+    def uses_rubric(self, model_name: str) -> bool:
+        """Whether ``model_name`` gets the small-model rubric rather than the judge."""
+        name = model_name.casefold()
+        return any(name.startswith(prefix.casefold()) for prefix in self.rubric_models)
+
     def __post_init__(self) -> None:
-        if not 0.0 <= self.llm_weight <= 1.0:
-            raise ValueError("llm_weight must be within [0, 1]")
-        if self.max_answer_chars < 1 or self.llm_max_tokens < 8:
-            raise ValueError("max_answer_chars must be positive and llm_max_tokens at least 8")
+        if not 0.0 <= self.llm_weight <= 1.0 or not 0.0 <= self.rubric_weight <= 1.0:
+            raise ValueError("llm_weight and rubric_weight must be within [0, 1]")
+        if self.max_answer_chars < 1 or min(self.llm_max_tokens, self.rubric_max_tokens) < 8:
+            raise ValueError("max_answer_chars must be positive and the token limits at least 8")
         if self.window_chars < 200:
             raise ValueError("window_chars must be at least 200")
         if not 0.0 < self.bank_duplicate_cosine <= 1.0:
@@ -97,7 +110,8 @@ class WorkerConfig:
             if paths.get(key) is not None:
                 paths[key] = Path(paths[key])
         scoring = data.pop("scoring")
-        scoring["llm_languages"] = tuple(scoring["llm_languages"])
+        # JSON has no tuples: every list of the options was a tuple.
+        scoring = {k: tuple(v) if isinstance(v, list) else v for k, v in scoring.items()}
         return cls(model_paths=ModelPaths(**paths), scoring=ScoringOptions(**scoring), **data)
 
     @classmethod

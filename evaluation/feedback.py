@@ -1,7 +1,8 @@
 """Per-answer strengths and improvements, in the interview's language, from the scores and features.
 
-Deterministic text keyed by competency: the tiny LLM's free text would be unreliable, and the
-feedback must say the same thing the numbers say.
+Deterministic text keyed by competency: a small LLM's free text would be unreliable, and the
+feedback must say the same thing the numbers say. The evidence of each line is the judge's quote
+for that competency when there is one.
 """
 
 from __future__ import annotations
@@ -63,21 +64,35 @@ def text_for(competency: str, language: str, *, strength: bool) -> str:
 
 
 def feedback_for(
-    f: AnswerFeatures, competencies: dict[str, float], evidence: list[str], language: str
+    f: AnswerFeatures,
+    competencies: dict[str, float],
+    evidence: list[str],
+    language: str,
+    *,
+    quotes: dict[str, str] | None = None,
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    quote = evidence[0] if evidence else ""
+    """``quotes``: the judge's evidence per competency; a competency without one gets the answer's
+    first evidence line."""
+    first = evidence[0] if evidence else ""
+    quotes = quotes or {}
     strengths: list[dict[str, str]] = []
     improvements: list[dict[str, str]] = []
     for name, value in sorted(competencies.items(), key=lambda kv: -kv[1]):
         if value >= STRONG:
             strengths.append(
-                {"competency": name, "text": text_for(name, language, strength=True), "evidence": quote}
+                {
+                    "competency": name,
+                    "text": text_for(name, language, strength=True),
+                    "evidence": quotes.get(name, first),
+                }
             )
     for name, value in sorted(competencies.items(), key=lambda kv: kv[1]):
         if value < WEAK:
             detail = _detail(name, f, language)
             text = text_for(name, language, strength=False)
-            improvements.append({"competency": name, "text": f"{text} {detail}".strip(), "evidence": quote})
+            improvements.append(
+                {"competency": name, "text": f"{text} {detail}".strip(), "evidence": quotes.get(name, first)}
+            )
     return strengths[:3], improvements[:3]
 
 

@@ -1,8 +1,10 @@
-"""The LLM's judgement of one answer: a 0-5 rating per competency under a JSON schema, validated.
+"""A small model's judgement of one answer: a 0-5 rating per competency under a JSON schema.
 
-The shipped model (SmolLM2-135M) is weak: its output is checked (shape, range, a quote that really
-appears in the answer, not the same rating for everything) and anything that fails is dropped with
-the reason, so scoring falls back to the measured features instead of trusting noise.
+Used for models too small to be the judge (SmolLM2-135M, ``ScoringOptions.rubric_models``); a model
+that reads the answer goes through :mod:`evaluation.judge` instead. The small model is weak: its
+output is checked (shape, range, a quote that really appears in the answer, not the same rating
+for everything) and anything that fails is dropped with the reason, so scoring falls back to the
+measured features instead of trusting noise.
 """
 
 from __future__ import annotations

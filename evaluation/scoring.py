@@ -1,10 +1,14 @@
-"""One answer's score: the LLM rubric combined with measured features, on a 0-100 scale.
+"""One answer's score: the LLM judge combined with measured features, on a 0-100 scale.
 
 Each competency gets a feature-based score from what can be measured (similarity to the question and
 to the resume by embeddings, length, figures quoted, situation/action/result markers, fillers,
-speaking rate). When the LLM's rubric passed validation it contributes ``llm_weight`` of each
-competency; when it did not (or the answer's language is one the LLM does not read) the score is
-features only and ``rubric.rejected`` records why.
+speaking rate). A model that can judge (the bilingual 1.5B) rates each competency 1-5 with a quote
+from the answer (:mod:`evaluation.judge`); each rating that passed validation contributes
+``llm_weight`` of its competency, so the judge is the main signal and the features explain it and
+stand in where it failed. A model too small to judge (SmolLM2, ``rubric_models``) fills the older
+rubric (:mod:`evaluation.rubric`), English only, at ``rubric_weight``. When the LLM gives nothing
+usable (no model, another language, invalid output) the score is features only and
+``llm_rejected`` records why.
 """
 
 from __future__ import annotations
@@ -20,7 +24,12 @@ from agent.models.base import ChatLLM, Embedder
 from evaluation import features as feat
 from evaluation.config import ScoringOptions
 from evaluation.feedback import feedback_for
-from evaluation.rubric import COMPETENCIES, RATING_MAX, RubricOutcome, judge
+from evaluation.judge import JUDGE_MAX, JUDGE_MIN, judge
+from evaluation.rubric import COMPETENCIES, RATING_MAX
+from evaluation.rubric import judge as rubric_judge
+
+RUBRIC_LANGUAGES = ("en",)
+"""The small rubric models read no Korean."""
 
 # e5 cosine similarities live in a narrow band: unrelated sentences ~0.72-0.78, on-topic answers
 # ~0.82-0.9. These bounds map that band to 0-1 (measured on the quality set in the tests).
@@ -48,6 +57,15 @@ class AnswerScore:
     feature_scores: dict[str, float]
     llm_ratings: dict[str, int] | None
     llm_rejected: str | None
+    llm_kind: str | None
+    """``judge`` (1-5 per competency, with quotes) or ``rubric`` (0-5, the small model); None when
+    no LLM rating was used."""
+    llm_quotes: dict[str, str]
+    """Competency -> the judge's quote from the answer, the evidence for its rating."""
+    llm_dropped: dict[str, str]
+    """Competency -> why the judge's rating was not used (its feature score stands in)."""
+    llm_seconds: float | None
+    """The LLM call's own time (None when no rating was asked for or it failed)."""
     evidence: list[str]
     strengths: list[dict[str, str]]
     improvements: list[dict[str, str]]
@@ -61,7 +79,14 @@ class AnswerScore:
             "overall": self.overall,
             "competencies": self.competencies,
             "feature_scores": self.feature_scores,
-            "llm": {"ratings": self.llm_ratings, "scale": f"0-{RATING_MAX}", "rejected": self.llm_rejected},
+            "llm": {
+                "kind": self.llm_kind,
+                "ratings": self.llm_ratings,
+                "scale": f"{JUDGE_MIN}-{JUDGE_MAX}" if self.llm_kind == "judge" else f"0-{RATING_MAX}",
+                "quotes": self.llm_quotes,
+                "dropped": self.llm_dropped,
+                "rejected": self.llm_rejected,
+            },
             "evidence": self.evidence,
             "strengths": self.strengths,
             "improvements": self.improvements,
@@ -141,53 +166,119 @@ async def score_answer(
     measured = _with_similarity(measured, q_sim, r_sim)
     base = feature_scores(measured)
 
-    outcome = RubricOutcome(None, "no LLM configured")
-    if llm is not None and item.language not in options.llm_languages:
-        outcome = RubricOutcome(None, f"the LLM is not used for '{item.language}' answers")
-    elif llm is not None and measured.words < 3:
-        outcome = RubricOutcome(None, "answer too short to judge")
-    elif llm is not None:
-        outcome = await judge(
-            llm,
-            question=item.question,
-            answer=window,
-            target_role=item.target_role,
-            max_tokens=options.llm_max_tokens,
-        )
-    ratings = outcome.rubric.ratings if outcome.rubric else None
+    llm_scores = await _llm_scores(item, window, measured.words, llm, options)
     competencies: dict[str, float] = {}
     for name in COMPETENCIES:
         value = base[name]
-        if ratings is not None:
-            value = (1 - options.llm_weight) * value + options.llm_weight * ratings[name] / RATING_MAX
+        if name in llm_scores.values:
+            value = (1 - llm_scores.weight) * value + llm_scores.weight * llm_scores.values[name]
         competencies[name] = round(100 * value, 1)
     overall = round(sum(competencies.values()) / len(competencies), 1)
 
+    # The judge's quotes first (checked to be in the answer and tied to a rating), then the
+    # sentence closest to the question and the first one that states a result.
     evidence: list[str] = []
+    for quote in llm_scores.evidence:
+        if _short(quote) not in evidence:
+            evidence.append(_short(quote))
     if len(quotes) and answer:
         best = int(np.argmax(s_vecs @ q_vec))
-        evidence.append(_short(quotes[best]))
         result_like = [q for q in quotes if "result" in feat.star_parts(q, item.language)]
-        if result_like and _short(result_like[0]) not in evidence:
-            evidence.append(_short(result_like[0]))
-    if outcome.rubric is not None and outcome.rubric.quote and _short(outcome.rubric.quote) not in evidence:
-        evidence.append(_short(outcome.rubric.quote))
-    strengths, improvements = feedback_for(measured, competencies, evidence, item.language)
+        for sentence in (quotes[best], *result_like[:1]):
+            if _short(sentence) not in evidence:
+                evidence.append(_short(sentence))
+    strengths, improvements = feedback_for(
+        measured, competencies, evidence, item.language, quotes=llm_scores.quotes
+    )
     models = {"embeddings": embedder.info.name}
-    if ratings is not None and llm is not None:
+    if llm_scores.ratings is not None and llm is not None:
         models["llm"] = llm.info.name
     return AnswerScore(
         competencies=competencies,
         overall=overall,
         features=measured,
         feature_scores={k: round(100 * v, 1) for k, v in base.items()},
-        llm_ratings=ratings,
-        llm_rejected=outcome.rejected,
+        llm_ratings=llm_scores.ratings,
+        llm_rejected=llm_scores.rejected,
+        llm_kind=llm_scores.kind if llm_scores.ratings is not None else None,
+        llm_quotes=llm_scores.quotes,
+        llm_dropped=llm_scores.dropped,
+        llm_seconds=llm_scores.seconds,
         evidence=evidence,
         strengths=strengths,
         improvements=improvements,
         models=models,
         embedding=a_vec,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _LLMScores:
+    kind: str
+    weight: float
+    values: dict[str, float]
+    """Competency -> 0-1 from the LLM, only for ratings that passed validation."""
+    ratings: dict[str, int] | None
+    rejected: str | None
+    quotes: dict[str, str] = field(default_factory=dict)
+    dropped: dict[str, str] = field(default_factory=dict)
+    evidence: tuple[str, ...] = ()
+    seconds: float | None = None
+
+
+def _none(reason: str) -> _LLMScores:
+    return _LLMScores("none", 0.0, {}, None, reason)
+
+
+async def _llm_scores(
+    item: AnswerInput, window: str, words: int, llm: ChatLLM | None, options: ScoringOptions
+) -> _LLMScores:
+    if llm is None:
+        return _none("no LLM configured")
+    rubric = options.uses_rubric(llm.info.name)
+    languages = [lang for lang in options.llm_languages if not rubric or lang in RUBRIC_LANGUAGES]
+    if item.language not in languages:
+        return _none(f"the LLM is not used for '{item.language}' answers")
+    if words < 3:
+        return _none("answer too short to judge")
+    if rubric:
+        outcome = await rubric_judge(
+            llm,
+            question=item.question,
+            answer=window,
+            target_role=item.target_role,
+            max_tokens=options.rubric_max_tokens,
+        )
+        if outcome.rubric is None:
+            return _none(outcome.rejected or "rejected")
+        ratings = outcome.rubric.ratings
+        quote = (outcome.rubric.quote,) if outcome.rubric.quote else ()
+        values = {k: v / RATING_MAX for k, v in ratings.items()}
+        return _LLMScores(
+            "rubric",
+            options.rubric_weight,
+            values,
+            ratings,
+            None,
+            evidence=quote,
+            seconds=outcome.rubric.seconds,
+        )
+    verdict = await judge(
+        llm,
+        question=item.question,
+        answer=window,
+        language=item.language,
+        target_role=item.target_role,
+        max_tokens=options.llm_max_tokens,
+    )
+    if verdict.judgement is None:
+        return _none(verdict.rejected or "rejected")
+    j = verdict.judgement
+    values = {k: (v - JUDGE_MIN) / (JUDGE_MAX - JUDGE_MIN) for k, v in j.ratings.items()}
+    # The relevance and depth quotes say most about the answer: they join the evidence list.
+    evidence = tuple(j.quotes[k] for k in ("relevance", "depth") if k in j.quotes)
+    return _LLMScores(
+        "judge", options.llm_weight, values, j.ratings, None, j.quotes, j.dropped, evidence, j.seconds
     )
 
 

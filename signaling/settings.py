@@ -130,8 +130,9 @@ class Settings(BaseSettings):
     """Pool processes ``serve`` starts locally; 0 leaves scoring to ``interview worker`` elsewhere."""
     eval_worker_nice: int = Field(default=10, ge=0, le=19)
     """Niceness added to local workers so live calls keep the CPU when both want it."""
-    eval_llm_weight: float = Field(default=0.25, ge=0.0, le=1.0)
-    """Share of each competency score taken from the LLM rubric (the rest: measured features)."""
+    eval_llm_weight: float = Field(default=0.8, ge=0.0, le=1.0)
+    """Share of each competency score taken from the LLM judge's rating (the rest: measured
+    features). A model too small to judge (SmolLM2) fills the old rubric at a fixed 0.25 instead."""
     eval_bank_threshold: float = Field(default=75.0, ge=0.0, le=100.0)
     """Answers scoring above this (0-100) are kept in the answer bank."""
 

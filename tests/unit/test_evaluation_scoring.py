@@ -80,8 +80,9 @@ def _item(answer: str = GOOD, language: str = "en") -> AnswerInput:
                        started_s=0.0, ended_s=20.0)  # fmt: skip
 
 
-async def test_valid_llm_ratings_are_blended_with_features() -> None:
-    options = ScoringOptions(llm_weight=0.25)
+async def test_a_small_models_valid_rubric_is_blended_with_features() -> None:
+    # A model named in rubric_models (SmolLM2 in production) fills the 0-5 rubric, not the judge.
+    options = ScoringOptions(rubric_weight=0.25, rubric_models=("fake-llm",))
     with_llm = await score_answer(
         _item(), llm=FakeLLM({**RATINGS, "quote": "added retries"}), embedder=FakeEmbedder(), options=options
     )
@@ -91,6 +92,7 @@ async def test_valid_llm_ratings_are_blended_with_features() -> None:
         expected = 0.75 * with_llm.feature_scores[name] + 0.25 * rating * 20
         assert with_llm.competencies[name] == pytest.approx(expected, abs=0.11)
     assert with_llm.models == {"embeddings": "fake-embedder", "llm": "fake-llm"}
+    assert with_llm.llm_kind == "rubric"
 
 
 async def test_invalid_or_failing_llm_falls_back_to_features_with_the_reason() -> None:
@@ -105,10 +107,18 @@ async def test_invalid_or_failing_llm_falls_back_to_features_with_the_reason() -
     )
     assert broken.llm_rejected is not None
     assert broken.llm_rejected.startswith("model error")
+    # The small rubric model reads no Korean, whatever llm_languages says.
     korean = await score_answer(
-        _item("음 그냥 했어요", "ko"), llm=FakeLLM({}), embedder=FakeEmbedder(), options=options
+        _item("음 그냥 했어요", "ko"),
+        llm=FakeLLM({}),
+        embedder=FakeEmbedder(),
+        options=ScoringOptions(llm_languages=("en", "ko"), rubric_models=("fake-llm",)),
     )
     assert korean.llm_rejected == "the LLM is not used for 'ko' answers"
+    french = await score_answer(
+        _item("Je ne sais pas trop", "fr"), llm=FakeLLM({}), embedder=FakeEmbedder(), options=options
+    )
+    assert french.llm_rejected == "the LLM is not used for 'fr' answers"
 
 
 async def test_a_model_timeout_propagates_so_the_task_retries() -> None:
