@@ -71,14 +71,25 @@ async def add_turn(
     ended_s: float | None,
     latencies: dict[str, Any],
     audio_path: str | None,
+    turn_id: uuid.UUID | None = None,
 ) -> Turn:
-    """Append a turn with the next sequence number of its interview."""
-    # Serialize appends per interview so two writers cannot take the same seq.
+    """Append a turn with the next sequence number of its interview.
+
+    With ``turn_id`` (chosen by the caller before the first try) the insert cannot be duplicated:
+    a retry after a commit whose answer was lost, or a replay of the write journal, finds the row
+    and returns it instead of appending a second one with the next ``seq``."""
+    # Serialize appends per interview so two writers cannot take the same seq (and the check for
+    # an existing row cannot race its insert).
     await session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"turns:{interview_id}"}
     )
+    if turn_id is not None:
+        existing: Turn | None = await session.scalar(select(Turn).where(Turn.id == turn_id))
+        if existing is not None:
+            return existing
     last = await session.scalar(select(func.max(Turn.seq)).where(Turn.interview_id == interview_id))
     turn = Turn(
+        id=turn_id or uuid.uuid4(),
         interview_id=interview_id,
         question_id=question_id,
         seq=0 if last is None else last + 1,

@@ -10,13 +10,31 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from agent.models.registry import ModelRegistry
-from signaling import http_errors
+from signaling import http_errors, room_writes
+from signaling.journal import Entry
 from signaling.ratelimit import RateLimitMiddleware
 from signaling.routes import auth as auth_routes
 from signaling.routes import calls, interviews, live, pages, reports, resumes, review, system
 from signaling.runtime import Progress, Runtime
 from signaling.settings import Settings
 from web import STATIC_DIR
+
+
+async def _replay_journals(runtime: Runtime, progress: Progress | None) -> None:
+    """Store what serve processes that died on this data dir had journaled and not yet stored,
+    before this one takes calls (and before its first sweep writes a report without it)."""
+    stores = room_writes.Stores(runtime.sessions, runtime.cache, runtime.questions_ns)
+    directory = room_writes.journal_dir(runtime.settings.data_dir)
+
+    async def apply(entry: Entry) -> None:
+        await room_writes.apply(stores, entry)
+
+    done = await room_writes.replay(directory, apply)
+    if done.journals and progress is not None:
+        progress(
+            f"write journals of stopped processes replayed: {done.journals} journals, "
+            f"{done.stored} writes stored, {done.skipped} dropped, {done.kept} kept for the next start"
+        )
 
 
 def create_app(
@@ -38,6 +56,7 @@ def create_app(
         opened = await Runtime.open(settings, models=models, progress=progress)
         app.state.runtime = opened
         try:
+            await _replay_journals(opened, progress)
             yield
         finally:
             await opened.close()

@@ -35,11 +35,11 @@ from media.ice import enable_loopback_candidates, rtc_configuration, strip_mdns_
 from media.inbound import InboundAudio
 from media.outbound import PacedAudioTrack
 from media.recording import CallRecording
-from signaling import live, metrics
+from signaling import live, metrics, room_writes
+from signaling.journal import Journal
 from signaling.outbox import RetryPolicy, RoomOutbox
 from signaling.runtime import Runtime
 from signaling.sdp import answer_uses_opus, validate_offer
-from signaling.turn_store import insert_turn_once
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ class PgStateStore:
     """Interview progress in ``interviews`` (state, current_question, followup_used).
 
     With an outbox, :meth:`save` queues the write (retried, in order with the room's turns, only the
-    newest of several pending saves written) and returns at once, so a database outage never reaches
-    the session; without one it writes directly."""
+    newest of several pending saves written, journaled when the outbox has a journal) and returns at
+    once, so a database outage never reaches the session; without one it writes directly."""
 
     def __init__(
         self, runtime: Runtime, interview_id: uuid.UUID, *, outbox: RoomOutbox | None = None
@@ -76,18 +76,19 @@ class PgStateStore:
             await self.write(state)
             return
         label = f"state {state.status} q{state.question_index}"
-        self._outbox.put("state", label, lambda: self.write(state), coalesce="state")
+        entry = room_writes.state_entry(self._id, state)
+
+        async def write() -> None:
+            await room_writes.store_state(_stores(self._runtime), entry)
+
+        self._outbox.put(room_writes.STATE, label, write, coalesce="state", entry=entry)
 
     async def write(self, state: InterviewState) -> None:
-        async with unit_of_work(self._runtime.sessions) as session:
-            await queries.save_progress(
-                session,
-                self._id,
-                state=state.status,
-                current_question=state.question_index,
-                followup_used=state.followup_used,
-            )
-        await self._runtime.cache.invalidate(self._runtime.questions_ns, str(self._id))
+        await room_writes.store_state(_stores(self._runtime), room_writes.state_entry(self._id, state))
+
+
+def _stores(runtime: Runtime) -> room_writes.Stores:
+    return room_writes.Stores(runtime.sessions, runtime.cache, runtime.questions_ns)
 
 
 @dataclass
@@ -189,6 +190,8 @@ class CallManager:
         """Every room not yet closed in full, registered or not (one being replaced or refused)."""
         self._join_locks: dict[uuid.UUID, tuple[asyncio.Lock, int]] = {}
         """Per interview: its joins run one at a time (lock, joins holding or waiting for it)."""
+        self._journal: Journal | None = None
+        """This process's write journal, made with the first room's outbox, closed last."""
         self.shutdown_timeout_s = 20.0
         if runtime.settings.allow_loopback_ice:
             enable_loopback_candidates()
@@ -386,8 +389,22 @@ class CallManager:
             # page answers an error by rejoining, which cannot bring the database back.
             await events.publish(self._runtime.redis, events.interview_channel(room.interview_id), event)
 
+        async def unjournaled(kind: str, label: str) -> None:
+            message = f"the write journal is full or unwritable: {label} is kept in memory only"
+            event = {"type": "error", "scope": "journal", "kind": kind, "message": message}
+            await events.publish(self._runtime.redis, events.interview_channel(room.interview_id), event)
+
+        if self._journal is None:
+            directory = room_writes.journal_dir(self._runtime.settings.data_dir)
+            self._journal = Journal.create(directory)
         policy = RetryPolicy(budget_s=self._runtime.settings.write_retry_budget_s)
-        return RoomOutbox(f"interview {room.interview_id}", policy=policy, on_failed=lost)
+        return RoomOutbox(
+            f"interview {room.interview_id}",
+            policy=policy,
+            on_failed=lost,
+            journal=self._journal,
+            on_unjournaled=unjournaled,
+        )
 
     def _persist_turn(self, room: Room, outbox: RoomOutbox, record: TurnRecord) -> None:
         """Queue the turn the moment it ends; its event and scoring follow once it is stored."""
@@ -401,28 +418,27 @@ class CallManager:
             if room.recording is not None
             else None
         )
-        turn_id = uuid.uuid4()  # chosen once: a retried insert finds its row instead of adding one
+        entry = room_writes.turn_entry(
+            # Chosen once: a retried insert (or a replay of the journal) finds its row.
+            turn_id=uuid.uuid4(),
+            interview_id=room.interview_id,
+            question_id=question_id,
+            speaker=record.speaker,
+            text=record.text,
+            started_s=record.started_s,
+            ended_s=record.ended_s,
+            latencies={**record.latencies, "kind": record.kind, "interrupted": record.interrupted},
+            audio_path=audio_path,
+        )
 
-        async def write() -> tuple[uuid.UUID, int, bool]:
-            async with unit_of_work(self._runtime.sessions) as session:
-                row = await insert_turn_once(
-                    session,
-                    turn_id=turn_id,
-                    interview_id=room.interview_id,
-                    question_id=question_id,
-                    speaker=record.speaker,
-                    text_=record.text,
-                    started_s=record.started_s,
-                    ended_s=record.ended_s,
-                    latencies={**record.latencies, "kind": record.kind, "interrupted": record.interrupted},
-                    audio_path=audio_path,
-                )
-                return row.id, row.seq, row.audio_path is not None
+        async def write() -> room_writes.StoredTurn:
+            return await room_writes.store_turn(_stores(self._runtime), entry)
 
-        async def stored(row: tuple[uuid.UUID, int, bool]) -> None:
-            await self._turn_stored(room, record, *row)
+        async def stored(row: room_writes.StoredTurn) -> None:
+            await self._turn_stored(room, record, row.turn_id, row.seq, row.recorded)
 
-        outbox.put("turn", f"turn {record.seq} ({record.speaker})", write, after=stored)
+        label = f"turn {record.seq} ({record.speaker})"
+        outbox.put(room_writes.TURN, label, write, after=stored, entry=entry)
 
     async def _turn_stored(
         self, room: Room, record: TurnRecord, turn_id: uuid.UUID, seq: int, recorded: bool
@@ -546,3 +562,6 @@ class CallManager:
         except TimeoutError:
             log.warning("%d rooms were still closing when the call manager closed", len(others))
         metrics.ACTIVE_CALLS.set(0)
+        if self._journal is not None:
+            self._journal.close()  # removed, or kept for the next start if writes are left
+            self._journal = None

@@ -14,6 +14,13 @@ Writes must be idempotent: a commit whose acknowledgement was lost is retried. T
 carries its row id, chosen before the first try); state saves are (they set absolute values). A
 write with a ``coalesce`` key is skipped when a later one with the same key is already queued: after
 an outage only the newest state is written, still after the turns queued before it.
+
+With a :class:`~signaling.journal.Journal`, a write that comes with its ``entry`` (the same write as
+plain JSON, see ``signaling.room_writes``) is made durable on disk before :meth:`RoomOutbox.put`
+returns and marked done once stored, superseded, or refused for good; a write given up because
+the outage outlasted the budget stays in the journal, and the next start of a server on this data
+dir stores it. So the death of the process itself loses nothing that ``put`` accepted. A full
+journal is not a crash: the write is kept in memory as before, and ``on_unjournaled`` is told.
 """
 
 from __future__ import annotations
@@ -30,12 +37,15 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import exc as sa_exc
 
+from signaling.journal import Journal
+
 log = logging.getLogger(__name__)
 
 OUTBOX_WRITES = Counter(
     "interviewer_outbox_writes_total",
     "Room writes (turns, state saves) by outcome: queued, stored, retried (one per failed try), "
-    "coalesced (superseded by a newer save), failed (given up)",
+    "coalesced (superseded by a newer save), failed (given up), unjournaled (queued in memory only: "
+    "the journal was full or unwritable)",
     ["kind", "outcome"],
 )
 
@@ -46,6 +56,9 @@ _RETRYABLE_SQLSTATE_CLASSES = ("08", "53", "57", "40")
 
 Failed = Callable[[str, str, BaseException], Awaitable[None]]
 """Told ``(kind, label, error)`` when a write is given up."""
+Unjournaled = Callable[[str, str], Awaitable[None]]
+"""Told ``(kind, label)`` when a write could not be journaled (full, or the disk failed): it is
+queued in memory only, so the death of this process would lose it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +118,7 @@ class _Write:
     write: Callable[[], Awaitable[Any]]
     after: Callable[[Any], Awaitable[None]] | None
     coalesce: str | None
+    journal_id: str | None = None
 
 
 class RoomOutbox:
@@ -118,8 +132,13 @@ class RoomOutbox:
         policy: RetryPolicy = RetryPolicy(),
         on_failed: Failed | None = None,
         retryable: Callable[[BaseException], bool] = is_retryable,
+        journal: Journal | None = None,
+        on_unjournaled: Unjournaled | None = None,
     ) -> None:
         self.name = name
+        self._journal = journal
+        self._on_unjournaled = on_unjournaled
+        self._reports: set[asyncio.Task[None]] = set()
         self._policy = policy
         self._on_failed = on_failed
         self._retryable = retryable
@@ -146,12 +165,16 @@ class RoomOutbox:
         *,
         after: Callable[[Any], Awaitable[None]] | None = None,
         coalesce: str | None = None,
+        entry: dict[str, Any] | None = None,
     ) -> None:
         """Queue ``write`` (idempotent; retried); ``after`` gets its result once, when it is stored
-        (events, hooks: never retried, their errors are logged)."""
+        (events, hooks: never retried, their errors are logged). ``entry``: the write as JSON for
+        the journal, on disk before this returns (the journal's replay must do what ``write``
+        does)."""
         if self._closed:
             raise RuntimeError(f"outbox {self.name} is closed")
-        self._queue.append(_Write(kind, label, write, after, coalesce))
+        journal_id = self._journaled(kind, label, entry) if entry is not None else None
+        self._queue.append(_Write(kind, label, write, after, coalesce, journal_id))
         OUTBOX_WRITES.labels(kind, "queued").inc()
         self._idle.clear()
         if self._task is None:
@@ -159,6 +182,38 @@ class RoomOutbox:
 
     async def flush(self) -> None:
         await self._idle.wait()
+        if self._reports:
+            await asyncio.gather(*list(self._reports), return_exceptions=True)
+
+    def _journaled(self, kind: str, label: str, entry: dict[str, Any]) -> str | None:
+        if self._journal is None:
+            return None
+        try:
+            journal_id = self._journal.append(kind, entry)
+            why = "the journal is full"
+        except OSError as exc:  # the disk: the call goes on, as it did before there was a journal
+            journal_id, why = None, f"the journal cannot be written ({exc})"
+        except (TypeError, ValueError) as exc:  # not JSON: a bug, but never the call's end
+            journal_id, why = None, f"the entry is not JSON ({exc})"
+        if journal_id is None:
+            OUTBOX_WRITES.labels(kind, "unjournaled").inc()
+            log.error("outbox %s: %s not journaled (%s): it is kept in memory only", self.name, label, why)
+            if self._on_unjournaled is not None:
+                task = asyncio.get_running_loop().create_task(self._report_unjournaled(kind, label))
+                self._reports.add(task)
+                task.add_done_callback(self._reports.discard)
+        return journal_id
+
+    async def _report_unjournaled(self, kind: str, label: str) -> None:
+        assert self._on_unjournaled is not None
+        try:
+            await self._on_unjournaled(kind, label)
+        except Exception:
+            log.exception("outbox %s: reporting the unjournaled %s", self.name, label)
+
+    def _done(self, item: _Write) -> None:
+        if self._journal is not None and item.journal_id is not None:
+            self._journal.done(item.journal_id)
 
     async def aclose(self) -> None:
         """Flush, then refuse new writes."""
@@ -173,13 +228,20 @@ class RoomOutbox:
                     later.coalesce == item.coalesce for later in list(self._queue)[1:]
                 ):
                     OUTBOX_WRITES.labels(item.kind, "coalesced").inc()
+                    self._done(item)  # the later save is journaled in its place
                 else:
                     await self._deliver(item)
                 self._queue.popleft()
         finally:
             self._task = None
-            if self._queue:  # cancelled mid-way: what is left is lost, and said to be
-                log.error("outbox %s stopped with %d writes unsent", self.name, len(self._queue))
+            if self._queue:  # cancelled mid-way: what is journaled is stored by the next start
+                kept = sum(1 for item in self._queue if item.journal_id is not None)
+                log.error(
+                    "outbox %s stopped with %d writes unsent (%d of them kept in the journal)",
+                    self.name,
+                    len(self._queue),
+                    kept,
+                )
                 self._queue.clear()
             self._idle.set()
 
@@ -212,6 +274,7 @@ class RoomOutbox:
             self._failing_since = None
             self._exhausted = False
             self.stored += 1
+            self._done(item)
             OUTBOX_WRITES.labels(item.kind, "stored").inc()
             if item.after is not None:
                 try:
@@ -222,16 +285,21 @@ class RoomOutbox:
 
     async def _give_up(self, item: _Write, exc: Exception, tries: int, outage_s: float) -> None:
         self.failed += 1
-        self._exhausted = self._exhausted or self._retryable(exc)
+        retryable = self._retryable(exc)
+        self._exhausted = self._exhausted or retryable
         OUTBOX_WRITES.labels(item.kind, "failed").inc()
+        kept = retryable and item.journal_id is not None
+        if not retryable:
+            self._done(item)  # a replay would fail the same way
         log.error(
-            "outbox %s: %s given up after %d tries over %.1f s: %s",
+            "outbox %s: %s given up after %d tries over %.1f s: %s%s",
             self.name,
             item.label,
             tries,
             outage_s,
             _brief(exc),
-            exc_info=not self._retryable(exc),
+            " (kept in the journal: the next start stores it)" if kept else "",
+            exc_info=not retryable,
         )
         if self._on_failed is not None:
             try:

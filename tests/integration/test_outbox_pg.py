@@ -27,16 +27,17 @@ from agent.models.registry import ModelRegistry
 from agent.session.state import InterviewState
 from agent.session.turns import TurnRecord
 from bench.fault_servers import RestartablePostgres, RestartableRedis
-from db import events
+from db import events, queries
 from db.engine import unit_of_work
 from db.models import Interview, Resume, Turn
 from media.outbound import PacedAudioTrack
+from signaling import room_writes
 from signaling.app import create_app
 from signaling.calls import CallManager, PgStateStore, Room
+from signaling.journal import Entry, Journal, read_outstanding
 from signaling.outbox import RoomOutbox
 from signaling.runtime import Runtime
 from signaling.settings import load_settings
-from signaling.turn_store import insert_turn_once
 
 pytestmark = [pytest.mark.integration]
 
@@ -182,7 +183,7 @@ async def test_a_retried_insert_whose_commit_landed_adds_no_row(
     turn_id = uuid.uuid4()
     for _ in range(2):  # the second try: the commit of the first went through, its answer was lost
         async with unit_of_work(runtime.sessions) as session:
-            row = await insert_turn_once(
+            row = await queries.add_turn(
                 session,
                 turn_id=turn_id,
                 interview_id=room.interview_id,
@@ -221,6 +222,13 @@ async def test_a_write_past_the_retry_budget_sends_an_error_event(
         assert [(e["scope"], e["kind"]) for e in errors] == [("storage", "turn"), ("storage", "state")]
         assert not [e for e in seen if e["type"] == "turn"]
         assert await _stored_turns(runtime, room.interview_id) == []
+        # Given up by the call, not lost: both stay in the journal for the next start to store.
+        assert manager._journal is not None
+        kept = read_outstanding(manager._journal.path)
+        assert [(e.kind, e.data.get("text")) for e in kept] == [
+            ("turn", "lost to a long outage"),
+            ("state", None),
+        ]
     finally:
         await pubsub.aclose()
         await room.pc.close()
@@ -249,3 +257,50 @@ async def test_a_request_while_postgres_is_down_is_a_retryable_503(
     assert down.json()["error"]["retryable"] is True
     assert down.headers["retry-after"] == "5"
     assert up.status_code == 200
+
+
+async def test_a_dead_process_journal_is_stored_once_and_cannot_undo_later_progress(
+    servers: Servers, call: tuple[Runtime, CallManager, Room]
+) -> None:
+    runtime, _, room = call
+    stores = room_writes.Stores(runtime.sessions, runtime.cache, runtime.questions_ns)
+    directory = servers.data_dir / "replayed"
+    j = Journal.create(directory)
+    turn_ids = [uuid.uuid4(), uuid.uuid4()]
+    for n, turn_id in enumerate(turn_ids):
+        j.append(
+            "turn",
+            room_writes.turn_entry(
+                turn_id=turn_id,
+                interview_id=room.interview_id,
+                question_id=None,
+                speaker="candidate",
+                text=f"journaled answer {n}",
+                started_s=float(n),
+                ended_s=n + 0.5,
+                latencies={"kind": "answer"},
+                audio_path=None,
+            ),
+        )
+    j.append("state", room_writes.state_entry(room.interview_id, InterviewState(1, False, "live")))
+    j.close()  # outstanding writes left behind, as by a process that died
+    # The first of the turns was stored before the death (its done mark lost); the interview has
+    # since moved on to question 2 elsewhere.
+    await room_writes.store_turn(stores, read_outstanding(j.path)[0].data)
+    await PgStateStore(runtime, room.interview_id).write(InterviewState(2, False, "live"))
+
+    async def apply(entry: Entry) -> None:
+        await room_writes.apply(stores, entry)
+
+    done = await room_writes.replay(directory, apply)
+    assert (done.journals, done.stored, done.skipped, done.kept) == (1, 3, 0, 0)
+    assert list(directory.iterdir()) == []
+    rows = await _stored_turns(runtime, room.interview_id)
+    assert [(r.id, r.seq, r.text) for r in rows] == [
+        (turn_ids[0], 0, "journaled answer 0"),
+        (turn_ids[1], 1, "journaled answer 1"),
+    ]
+    async with unit_of_work(runtime.sessions) as session:
+        interview = await session.get(Interview, room.interview_id)
+    assert interview is not None
+    assert (interview.state, interview.current_question) == ("live", 2)  # the stale save skipped

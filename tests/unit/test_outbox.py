@@ -1,17 +1,19 @@
 """The room outbox: order, retries, coalesced state saves, giving up (with a report) and the
-retry-or-not decision; and the abandoned-interview sweeper's schedule. The writes are scripted
-callables: the outbox takes nothing else."""
+retry-or-not decision, what it leaves in its journal (a real file); and the abandoned-interview
+sweeper's schedule. The writes are scripted callables: the outbox takes nothing else."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from pathlib import Path
 
 import pytest
 from sqlalchemy import exc as sa_exc
 
 from signaling.background import AbandonedSweeper, SweepOptions
+from signaling.journal import Journal, read_outstanding
 from signaling.outbox import RetryPolicy, RoomOutbox, is_retryable
 
 FAST = RetryPolicy(first_delay_s=0.001, max_delay_s=0.004, budget_s=60.0)
@@ -149,6 +151,82 @@ def test_policy_is_checked_and_backs_off_to_its_ceiling() -> None:
     assert all(0.05 <= v <= 0.8 for v in values)
     assert max(values[5:]) > 0.3
     assert values[0] <= 0.1
+
+
+# --- the journal behind the outbox ----------------------------------------------------------------
+
+
+def _journaled(journal: Journal) -> list[str]:
+    return [str(e.data["v"]) for e in read_outstanding(journal.path)]
+
+
+async def test_a_write_is_on_disk_when_put_returns_and_done_once_stored(tmp_path: Path) -> None:
+    db = Database(outage=3)
+    journal = Journal.create(tmp_path)
+    box = RoomOutbox("t", policy=FAST, journal=journal)
+    box.put("turn", "a", db.writer("a"), entry={"v": "a"})
+    box.put("state", "s", db.writer("s"), entry={"v": "s"}, coalesce="state")
+    assert _journaled(journal) == ["a", "s"]  # before the drain has run at all
+    await box.flush()
+    assert db.rows == ["a", "s"]
+    assert _journaled(journal) == []
+    assert journal.outstanding == 0
+    journal.close()
+
+
+async def test_the_journal_keeps_what_an_outage_gave_up_and_drops_the_rest(tmp_path: Path) -> None:
+    db = Database(outage=10_000)
+    journal = Journal.create(tmp_path)
+
+    async def broken() -> None:
+        raise sa_exc.IntegrityError("INSERT ...", {}, ValueError("duplicate key"))
+
+    box = RoomOutbox(
+        "t", policy=RetryPolicy(first_delay_s=0.001, max_delay_s=0.002, budget_s=0.02), journal=journal
+    )
+    box.put("turn", "bad", broken, entry={"v": "bad"})
+    box.put("state", "s1", db.writer("s1"), entry={"v": "s1"}, coalesce="state")
+    box.put("turn", "t1", db.writer("t1"), entry={"v": "t1"})
+    box.put("state", "s2", db.writer("s2"), entry={"v": "s2"}, coalesce="state")
+    await box.flush()
+    assert box.failed == 3  # bad at once; t1 and s2 past the budget
+    # A replay would fail the bad write the same way, and s1 is superseded by s2: both done.
+    assert _journaled(journal) == ["t1", "s2"]
+    journal.close()
+    assert journal.path.exists()  # left for the next start
+
+
+async def test_a_full_journal_is_reported_and_the_write_still_lands(tmp_path: Path) -> None:
+    db = Database()
+    journal = Journal.create(tmp_path, max_bytes=200)
+    told: list[tuple[str, str]] = []
+
+    async def unjournaled(kind: str, label: str) -> None:
+        told.append((kind, label))
+
+    box = RoomOutbox("t", policy=FAST, journal=journal, on_unjournaled=unjournaled)
+    box.put("turn", "long", db.writer("long"), entry={"v": "x" * 300})
+    box.put("turn", "short", db.writer("short"), entry={"v": "short"})
+    await box.flush()
+    assert told == [("turn", "long")]
+    assert db.rows == ["long", "short"]
+    assert journal.refused == 1
+    journal.close()
+
+
+async def test_a_journal_that_cannot_be_written_does_not_stop_the_call(tmp_path: Path) -> None:
+    db = Database()
+    journal = Journal.create(tmp_path)
+    journal.close()  # every append now fails as a dead disk would
+    told: list[str] = []
+
+    async def unjournaled(kind: str, label: str) -> None:
+        told.append(label)
+
+    box = RoomOutbox("t", policy=FAST, journal=journal, on_unjournaled=unjournaled)
+    box.put("turn", "a", db.writer("a"), entry={"v": "a"})
+    await box.flush()
+    assert (told, db.rows) == (["a"], ["a"])
 
 
 # --- the abandoned-interview sweeper's own rules (the finalizer is a recording stand-in) ----------
