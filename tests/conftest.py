@@ -3,6 +3,7 @@ for the whole run (each model loads once per test session)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -11,11 +12,21 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.models.registry import ModelRegistry
+from agent.models.llm import LlamaCppLLM
+from agent.models.registry import QWEN_ALIAS, ModelPaths, ModelRegistry, load_llm
 from signaling.app import create_app
 from signaling.auth import InterviewerStore
 from signaling.runtime import Runtime, model_paths
 from signaling.settings import Settings, load_settings
+
+# The product's default LLM is the bilingual 1.5B model (~10x SmolLM2's cost per token): the suite
+# runs on SmolLM2, English only, so that it stays fast on 2 cores, and every process it starts
+# (``serve``, workers, benches) inherits the choice from the environment. The tests that need the
+# 1.5B load it themselves, once (tests/integration/test_llm_qwen.py, test_plan_llm.py). Set the
+# variables before running pytest to run the whole suite on another model.
+TEST_LLM = {"INTERVIEWER_LLM_PATH": "smollm2-135m", "INTERVIEWER_LLM_LANGUAGES": '["en"]'}
+for _name, _value in TEST_LLM.items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +57,19 @@ async def models(settings: Settings) -> AsyncIterator[ModelRegistry]:
     await registry.preload(("llm", "embeddings"))
     yield registry
     registry.close()
+
+
+@pytest.fixture(scope="session")
+def qwen_paths(tmp_path_factory: pytest.TempPathFactory) -> ModelPaths:
+    return ModelPaths(data_dir=tmp_path_factory.mktemp("qwen"), llm_path=Path(QWEN_ALIAS), llm_threads=2)
+
+
+@pytest.fixture(scope="session")
+def qwen(qwen_paths: ModelPaths) -> Iterator[LlamaCppLLM]:
+    """The bilingual 1.5B model, joined from its packages and loaded once for the tests that need it."""
+    llm = load_llm(qwen_paths)
+    yield llm
+    llm.close()
 
 
 @pytest.fixture(scope="session")

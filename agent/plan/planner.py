@@ -1,5 +1,6 @@
-"""Interview plans: per stage, retrieve resume chunks, ask the LLM for a question under a JSON schema,
-validate it, and fall back to a template filled from the retrieved facts."""
+"""Interview plans: per stage, retrieve resume chunks, pick the most concrete fact no earlier
+question used, ask the LLM for a question about it under a JSON schema, validate it, and fall back
+to a template built on the same fact."""
 
 from __future__ import annotations
 
@@ -14,40 +15,17 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent.errors import InterviewerError, InvalidInputError, NotFoundError
-from agent.models.base import ChatLLM, ChatMessage, Embedder, GenerationOptions
-from agent.plan.facts import Fact
+from agent.models.base import ChatLLM, Embedder, GenerationOptions
+from agent.plan.facts import Fact, fix_particles
+from agent.plan.prompt import QUESTION_SCHEMA, example_questions, question_messages
 from agent.plan.stages import INTENTS, Language, Stage, allocate
 from agent.plan.templates import pick_fact, template_question, unwrap_lines
 from agent.plan.validate import validate_question
-from agent.textutil import fit_chars
 from db import queries
 from db.engine import unit_of_work
 from db.models import Interview, Question, ResumeChunk
 
 log = logging.getLogger(__name__)
-
-QUESTION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"question": {"type": "string", "minLength": 10, "maxLength": 220}},
-    "required": ["question"],
-}
-
-_SYSTEM: dict[Language, str] = {
-    "en": "You are a friendly job interviewer. Write one short interview question in English, "
-    "about the candidate's own resume. Answer with JSON only.",
-    "ko": "당신은 친절한 면접관입니다. 지원자의 이력서 내용에 대해 한국어로 짧은 면접 질문 하나를 쓰세요. "
-    "JSON으로만 답하세요.",
-}
-_EXAMPLE: dict[Language, tuple[str, str]] = {
-    "en": (
-        "Led migration of billing service to Kubernetes, cutting costs 30%.",
-        "How did you plan the billing service migration to Kubernetes, and how did you cut costs by 30%?",
-    ),
-    "ko": (
-        "결제 서비스를 쿠버네티스로 이전하여 비용 30% 절감",
-        "결제 서비스를 쿠버네티스로 이전하실 때 어떻게 계획하셨고, 비용은 어떻게 30% 줄이셨나요?",
-    ),
-}
 
 
 class _LLMQuestion(BaseModel):
@@ -58,14 +36,19 @@ class _LLMQuestion(BaseModel):
 class PlanOptions:
     top_k: int = 3
     use_llm: bool = True
-    max_tokens: int = 80
-    llm_languages: frozenset[str] = frozenset({"en"})
-    """Languages the LLM writes well. The shipped SmolLM2 is English-only: asked for Korean it spends
-    ~4 s a question on text that fails validation, so Korean plans go straight to the templates."""
+    max_tokens: int = 96
+    """A Korean question of 80 characters is ~60 tokens with its JSON; a cut one fails to parse."""
+    llm_tries: int = 2
+    """LLM calls per question before the template: a second, warmer sample rescues most rejects."""
+    llm_languages: frozenset[str] = frozenset({"en", "ko"})
+    """Languages the LLM writes well (the bilingual default model: both). SmolLM2 writes no usable
+    Korean: with it, set ``{"en"}`` and Korean plans go straight to the templates."""
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
             raise ValueError("top_k must be at least 1")
+        if self.llm_tries < 1:
+            raise ValueError("llm_tries must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,30 +114,28 @@ class InterviewPlanner:
         for ordinal, stage in enumerate(allocate(question_count)):
             chunks = await self._retrieve(resume_id, stage, lang, used)
             used.extend(c.id for c in chunks)
-            texts = [c.text for c in chunks]
+            fact, chunks = await self._choose_fact(
+                resume_id, stage, lang, chunks, used_facts, role=role, name=name, skills=skills
+            )
             earlier = [q.text for q in questions]
             text, reason = None, None
-            if self._llm is not None and chunks and lang in self._options.llm_languages:
+            if self._llm is not None and fact is not None and lang in self._options.llm_languages:
                 llm_attempts += 1
-                text, reason = await self._llm_question(stage, lang, role, texts, earlier)
+                sources = [fact.line, *(c.text for c in chunks)]
+                text, reason = await self._llm_question(stage, lang, role, fact, sources, earlier)
                 llm_valid += text is not None
             source = "llm"
             if text is None:
                 source = "template"
                 variant = variants.get(stage, 0)
                 variants[stage] = variant + 1
-                text, chunks = await self._fallback_question(
-                    resume_id,
-                    stage,
-                    lang,
-                    chunks,
-                    used_facts,
-                    used_terms,
-                    role=role,
-                    name=name,
-                    skills=skills,
-                    variant=variant,
-                )
+                text = template_question(stage, lang, fact, role, variant, used_terms=used_terms)
+            if fact is not None:
+                used_facts.append(fact.line)
+                phrase = fact.phrase(lang)
+                if phrase:
+                    used_facts.append(phrase)
+                used_terms.extend(t for t in fact.terms if t.casefold() in text.casefold())
             questions.append(
                 PlannedQuestion(ordinal, stage, text, source, [str(c.id) for c in chunks], reason)
             )
@@ -197,21 +178,20 @@ class InterviewPlanner:
             )
         return PlanResult(interview_id, lang, role, questions, stats)
 
-    async def _fallback_question(
+    async def _choose_fact(
         self,
         resume_id: uuid.UUID,
         stage: Stage,
         lang: Language,
         chunks: list[ResumeChunk],
         used_facts: list[str],
-        used_terms: list[str],
         *,
         role: str | None,
         name: str | None,
         skills: list[str],
-        variant: int,
-    ) -> tuple[str, list[ResumeChunk]]:
-        """A template question built on a fact no earlier question used; returns the chunks cited."""
+    ) -> tuple[Fact | None, list[ResumeChunk]]:
+        """The fact a question of ``stage`` is built on (one no earlier question used), and the
+        chunks it cites."""
         avoid = [x for x in (role, name) if x]  # a bare name or title is nothing to ask about
 
         def pick(texts: list[str], used: list[str]) -> Fact | None:
@@ -229,15 +209,7 @@ class InterviewPlanner:
             if fact is not None:
                 line = fact.line
                 chunks = [c for c in wider if line in unwrap_lines(c.text)] or chunks
-        if fact is not None:
-            used_facts.append(fact.line)
-            phrase = fact.phrase(lang)
-            if phrase:
-                used_facts.append(phrase)
-        text = template_question(stage, lang, fact, role, variant, used_terms=used_terms)
-        if fact is not None:
-            used_terms.extend(t for t in fact.terms if t in text)
-        return text, chunks
+        return fact, chunks
 
     async def _retrieve(
         self, resume_id: uuid.UUID, stage: Stage, lang: Language, used: list[uuid.UUID], k: int | None = None
@@ -264,32 +236,42 @@ class InterviewPlanner:
         return [chunk for chunk, _ in rows]
 
     async def _llm_question(
-        self, stage: Stage, lang: Language, role: str | None, facts: list[str], earlier: list[str]
+        self,
+        stage: Stage,
+        lang: Language,
+        role: str | None,
+        fact: Fact,
+        sources: list[str],
+        earlier: list[str],
     ) -> tuple[str | None, str | None]:
+        """A generated question about ``fact``, or None and why each try was rejected."""
         assert self._llm is not None
-        example_fact, example_q = _EXAMPLE[lang]
-        facts_text = "\n".join(f"- {fit_chars(f, 300)}" for f in facts)
-        role_line = f"Target role: {role}\n" if role else ""
-        messages = [
-            ChatMessage("system", _SYSTEM[lang]),
-            ChatMessage(
-                "user", f"Resume facts:\n- {example_fact}\nGoal: {INTENTS[Stage.EXPERIENCE].goal[lang]}"
-            ),
-            ChatMessage("assistant", json.dumps({"question": example_q}, ensure_ascii=False)),
-            ChatMessage("user", f"{role_line}Resume facts:\n{facts_text}\nGoal: {INTENTS[stage].goal[lang]}"),
-        ]
-        try:
-            completion = await self._llm.complete(
-                messages,
-                schema=QUESTION_SCHEMA,
-                options=GenerationOptions(max_tokens=self._options.max_tokens, temperature=0.3),
+        messages = question_messages(stage, lang, fact.line, role)
+        reasons: list[str] = []
+        for attempt in range(self._options.llm_tries):
+            # The first try is near-greedy; a retry samples wider rather than repeating the reject.
+            options = GenerationOptions(
+                max_tokens=self._options.max_tokens, temperature=0.2 + 0.5 * attempt, seed=attempt
             )
-            question = _LLMQuestion.model_validate(json.loads(completion.text)).question.strip()
-        except (InterviewerError, ValidationError, json.JSONDecodeError) as exc:
-            log.info("LLM question for %s unusable: %s", stage, exc)
-            return None, f"model error: {exc}"[:500]
-        verdict = validate_question(question, language=lang, sources=facts, earlier=[*earlier, example_q])
-        if not verdict.ok:
+            try:
+                completion = await self._llm.complete(messages, schema=QUESTION_SCHEMA, options=options)
+                question = _LLMQuestion.model_validate(json.loads(completion.text)).question.strip()
+            except (InterviewerError, ValidationError, json.JSONDecodeError) as exc:
+                log.info("LLM question for %s unusable: %s", stage, exc)
+                reasons.append(f"model error: {exc}")
+                continue
+            if lang == "ko":
+                # The model picks 을/를 by spelling; Korean picks it by how the word is read.
+                question = fix_particles(question)
+            verdict = validate_question(
+                question,
+                language=lang,
+                sources=sources,
+                earlier=[*earlier, *example_questions(lang)],
+                paraphrase=True,
+            )
+            if verdict.ok:
+                return question, None
             log.debug("rejected LLM question %r: %s", question, verdict.reason)
-            return None, f"{verdict.reason}: {question}"[:500]
-        return question, None
+            reasons.append(f"{verdict.reason}: {question}")
+        return None, " | ".join(reasons)[:500]

@@ -1,5 +1,10 @@
-"""Checks a generated question must pass before it is asked. The shipped LLMs are tiny: these checks,
-not the model, keep the interview sane."""
+"""Checks a generated question must pass before it is asked: the model proposes, these rules decide.
+
+Besides language, form and grounding, they reject the faults seen in real plans: a quoted or pasted
+resume line, a list label read as an experience ("Languages: ..."), a clause said twice, a number the
+resume never says or a year read as a head count ("a team of 2019"), and a Korean particle that does
+not fit how the word before it is read (chosen with :mod:`agent.text.josa`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.plan.stages import Language
+from agent.text.josa import josa
+from agent.text.korean import final_consonant
 
 _HANGUL = re.compile(r"[가-힣]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -20,8 +27,12 @@ _PROMPT_MARKERS = (
     "interview question about",
     "you are an interviewer",
     "the candidate",  # a question to the candidate speaks to them, not about them
-    "이력서 내용:",
+    "이력서 내용",
     "단계:",
+    "resume line",
+    "goal:",
+    "목표:",
+    "지원자님",  # the candidate is asked, not named in the third person
 )
 _KO_QUESTION_ENDINGS = ("?", "주세요.", "주시겠어요?", "십시오.", "나요?", "까요?")
 _STOP = frozenset(
@@ -68,6 +79,35 @@ _STOP = frozenset(
 )
 
 
+_QUOTES = re.compile(r"[“”\"「」『』]|(?:^|\s)'[^']{3,}'")
+# "Languages: Java, Python" / "기술: A, B": a label followed by a list.
+_LABEL_LIST = re.compile(r"[A-Za-z가-힣][A-Za-z가-힣 /&]{1,24}\s*[:：]\s*[^,?:]{1,30},")
+_LABEL = re.compile(r"^\s*[•·\-*]?\s*([A-Za-z가-힣][A-Za-z가-힣 /&]{1,24})\s*[:：]", re.MULTILINE)
+_YEAR_AS_COUNT = re.compile(
+    r"\b(?:team|group|staff|crew) of (?:19|20)\d\d\b|\b(?:19|20)\d\d (?:people|engineers|members|users)\b"
+    r"|(?:19|20)\d\d\s*(?:명|인)",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_PASTE_RUN = {"en": 8, "ko": 6}
+"""Words in a row shared with a resume line that make a question a paste rather than a paraphrase."""
+_PARTICLE = re.compile(r"([A-Za-z0-9가-힣+#%)]+)(이라고|라고|으로|을|를|은|는|과|와|이|가|로)(?=[\s,.?!]|$)")
+_PARTICLE_PAIR = {
+    "이라고": "이라고/라고",
+    "라고": "이라고/라고",
+    "으로": "으로/로",
+    "로": "으로/로",
+    "을": "을/를",
+    "를": "을/를",
+    "은": "은/는",
+    "는": "은/는",
+    "과": "과/와",
+    "와": "과/와",
+    "이": "이/가",
+    "가": "이/가",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     ok: bool
@@ -84,9 +124,80 @@ def is_grounded(question: str, sources: Sequence[str]) -> bool:
     return any(q_terms & content_terms(src) for src in sources)
 
 
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z가-힣0-9%']+", text.casefold())
+
+
+def _runs(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def repeats_a_clause(question: str, language: Language) -> bool:
+    """The same run of words twice ("pursue X, and what motivated you to pursue X?")."""
+    words = _words(question)
+    n = 4 if language == "en" else 3
+    runs = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return len(runs) != len(set(runs))
+
+
+def pastes_source(question: str, sources: Sequence[str], language: Language) -> bool:
+    """A long run of a resume line's words read back: pasted, not paraphrased."""
+    n = _PASTE_RUN[language]
+    asked = _runs(_words(question), n)
+    return any(asked & _runs(_words(src), n) for src in sources)
+
+
+def list_label(question: str, sources: Sequence[str]) -> bool:
+    """A list heading of the resume ("Languages:", "기술 스택:") said as if it were an experience."""
+    if _LABEL_LIST.search(question):
+        return True
+    labels = {m.group(1).strip().casefold() for src in sources for m in _LABEL.finditer(src)}
+    folded = question.casefold()
+    return any(re.search(rf"{re.escape(label)}\s*[:：]", folded) for label in labels if len(label) >= 2)
+
+
+def misread_number(question: str, sources: Sequence[str]) -> bool:
+    """A year read as a count, or a number no cited line says."""
+    if _YEAR_AS_COUNT.search(question):
+        return True
+    said = set().union(*(_numbers(s) for s in sources)) if sources else set()
+    return bool(_numbers(question) - said)
+
+
+def wrong_particles(question: str) -> list[str]:
+    """Particles that do not fit how the word before them is read ("개발라고", "Python를")."""
+    wrong: list[str] = []
+    for match in _PARTICLE.finditer(question):
+        word, particle = match.group(1), match.group(2)
+        final = final_consonant(word)
+        if final is None:
+            continue
+        if "가" <= word[-1] <= "힣":
+            # After Hangul, a syllable such as 가 or 이 may be the word's own ("평가", "차이"): only
+            # the forms that never follow a final consonant are checked.
+            if final and particle in ("를", "와", "라고"):
+                wrong.append(f"{word}{particle}")
+            continue
+        if josa(word, _PARTICLE_PAIR[particle]) != particle:
+            wrong.append(f"{word}{particle}")
+    return wrong
+
+
 def validate_question(
-    question: str, *, language: Language, sources: Sequence[str], earlier: Sequence[str]
+    question: str,
+    *,
+    language: Language,
+    sources: Sequence[str],
+    earlier: Sequence[str],
+    paraphrase: bool = False,
 ) -> Verdict:
+    """Whether ``question`` may be asked. ``sources``: the resume text it was built from;
+    ``paraphrase``: also reject a long run of a source's words (for generated text: the templates
+    place a phrase taken from the line on purpose)."""
     q = question.strip()
     if not 20 <= len(q) <= 240:
         return Verdict(False, f"length {len(q)} outside 20-240 characters")
@@ -108,6 +219,18 @@ def validate_question(
         # A question that is a resume line with a question mark stuck on is a copy, not a question.
         if len(q) > 30 and (q.rstrip("?").casefold() in src.casefold()):
             return Verdict(False, "copies the resume text")
+    if _QUOTES.search(q):
+        return Verdict(False, "quotes text")
+    if list_label(q, sources):
+        return Verdict(False, "reads a list label")
+    if repeats_a_clause(q, language):
+        return Verdict(False, "repeats a clause")
+    if misread_number(q, sources):
+        return Verdict(False, "a number the resume does not say")
+    if language == "ko" and (wrong := wrong_particles(q)):
+        return Verdict(False, f"wrong particle {', '.join(wrong)}")
+    if paraphrase and pastes_source(q, sources, language):
+        return Verdict(False, "pastes the resume text")
     if not is_grounded(q, sources):
         return Verdict(False, "not grounded in the retrieved resume text")
     q_terms = content_terms(q)

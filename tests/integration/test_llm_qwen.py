@@ -1,4 +1,5 @@
-"""The bilingual 1.5B model (``INTERVIEWER_LLM_PATH=qwen2.5-coder-1.5b``), real, loaded once here.
+"""The bilingual 1.5B model (``INTERVIEWER_LLM_PATH=qwen2.5-coder-1.5b``), real, loaded once per session
+(the ``qwen`` fixture of tests/conftest.py).
 
 It is assembled from 22 packages into the data dir with a checksum, like Whisper base, and has to
 do what SmolLM2 cannot: ask a follow-up that names what the candidate said, in English and in
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ import pytest
 from agent.models.assembly import QWEN_SHA256, QWEN_SIZE
 from agent.models.base import ChatMessage, GenerationOptions
 from agent.models.llm import LlamaCppLLM
-from agent.models.registry import QWEN_ALIAS, ModelPaths, load_llm, locate
+from agent.models.registry import ModelPaths, locate
 
 pytestmark = pytest.mark.slow
 
@@ -30,18 +30,6 @@ KO_ANSWER = (
     "결제 API의 응답 시간이 900밀리초였는데, 가격 조회 쿼리 앞에 Redis 캐시를 두고 쿼리를 다시 "
     "작성해서 180밀리초로 줄였습니다."
 )
-
-
-@pytest.fixture(scope="module")
-def qwen_paths(tmp_path_factory: pytest.TempPathFactory) -> ModelPaths:
-    return ModelPaths(data_dir=tmp_path_factory.mktemp("qwen"), llm_path=Path(QWEN_ALIAS), llm_threads=2)
-
-
-@pytest.fixture(scope="module")
-def qwen(qwen_paths: ModelPaths) -> Iterator[LlamaCppLLM]:
-    llm = load_llm(qwen_paths)
-    yield llm
-    llm.close()
 
 
 def test_assembled_once_with_its_checksum(qwen: LlamaCppLLM, qwen_paths: ModelPaths) -> None:

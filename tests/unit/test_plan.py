@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from agent.models.registry import QWEN_ALIAS, SMOLLM2_ALIAS
 from agent.plan.facts import english_fact, fix_particles, korean_fact
+from agent.plan.planner import InterviewPlanner, PlanOptions
 from agent.plan.stages import Stage, allocate
 from agent.plan.templates import pick_fact, template_question
-from agent.plan.validate import is_grounded, validate_question
+from agent.plan.validate import is_grounded, validate_question, wrong_particles
 from bench.question_defects import question_defects
+from signaling.settings import load_settings
+from tests.fakes import FakeEmbedder, FakeLLM
 from tests.resume_factory import EN_RESUME, KO_RESUME
 from tests.resume_samples import EN_RESUME_FULLSTACK, KO_RESUME_FORM
 
@@ -223,3 +229,153 @@ def test_template_plans_pass_the_checker(resume: str, language: str) -> None:
         assert "“" not in text, text
         questions.append(text)
     assert len(set(questions)) == len(questions), questions
+
+
+# --- faults of generated questions ---------------------------------------------------------------
+
+KO_FORM_LINES = [
+    "Languages: Java, Python, JavaScript",
+    "Spring Boot를 활용한 REST API 개발",
+    "성과: 응답 속도 30% 개선",
+    "한국대학교 컴퓨터공학과 졸업 (2019)",
+]
+EN_FULLSTACK_LINES = [
+    "Software Engineer, Brightside Labs (2019 - Present)",
+    "Built a full-featured web application with React and Node.js for 12,000 users.",
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "reason"),
+    [
+        ("Thinking of “Proficient in MongoDB, React, and”, how did you work with your team?", "en", "quotes"),
+        ("“Languages: Java, Python, JavaScript” 경험에서 가장 어려웠던 점은 무엇이었나요?", "ko", "quotes"),
+        ("Languages: Java, Python, JavaScript 중에서 가장 자주 쓰신 언어는 무엇인가요?", "ko", "label"),
+        (
+            "How did you manage a team of 2019 to create a full-featured web application with React?",
+            "en",
+            "number",
+        ),
+        (
+            "How did you serve 15,000 users with the React and Node.js web application you built?",
+            "en",
+            "number",
+        ),
+        (
+            "How did you choose React for the web application, and how did you choose React for the web app?",
+            "en",
+            "clause",
+        ),
+        ("Spring Boot를 활용한 REST API 개발라고 하셨는데, 어떤 점이 가장 어려웠나요?", "ko", "particle"),
+        ("응답 속도 30% 개선와 관련해 어떤 방법을 쓰셨나요?", "ko", "particle"),
+        ("Spring Boot를 활용한 REST API 개발에서 Python를 함께 쓰신 이유는 무엇인가요?", "ko", "particle"),
+    ],
+)
+def test_validation_rejects_the_faults_seen_in_plans(question: str, language: str, reason: str) -> None:
+    sources = KO_FORM_LINES if language == "ko" else EN_FULLSTACK_LINES
+    verdict = validate_question(question, language=language, sources=sources, earlier=[])  # type: ignore[arg-type]
+    assert not verdict.ok, question
+    assert verdict.reason is not None
+    assert reason in verdict.reason, verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Spring Boot로 REST API를 만드실 때 응답 속도를 30% 개선한 방법은 무엇이었나요?", "ko"),
+        ("Java와 Python 중 새 서비스에 먼저 고르시는 언어는 무엇이고, 그 이유는 무엇인가요?", "ko"),
+        ("At Brightside Labs, how did you keep the React web application fast for 12,000 users?", "en"),
+    ],
+)
+def test_validation_accepts_a_paraphrase(question: str, language: str) -> None:
+    sources = KO_FORM_LINES if language == "ko" else EN_FULLSTACK_LINES
+    verdict = validate_question(question, language=language, sources=sources, earlier=[], paraphrase=True)  # type: ignore[arg-type]
+    assert verdict.ok, verdict
+
+
+def test_a_pasted_line_is_no_paraphrase() -> None:
+    pasted = "How exactly was it that you built a full-featured web application with React and Node.js?"
+    assert validate_question(pasted, language="en", sources=EN_FULLSTACK_LINES, earlier=[]).ok
+    verdict = validate_question(
+        pasted, language="en", sources=EN_FULLSTACK_LINES, earlier=[], paraphrase=True
+    )
+    assert verdict.reason == "pastes the resume text"
+
+
+@pytest.mark.parametrize(
+    ("question", "wrong"),
+    [
+        ("Python를 쓰셨나요?", ["Python를"]),
+        ("API을 설계하셨나요?", ["API을"]),
+        ("개발라고 하셨죠?", ["개발라고"]),
+        ("Kafka로 처리하고 Redis를 두셨나요?", []),
+        ("HTML로 만들고 평가가 좋았나요?", []),  # 로 after ㄹ; 평가's 가 is the word's own
+        ("30%를 줄이셨나요?", []),
+    ],
+)
+def test_particles_are_checked_by_reading(question: str, wrong: list[str]) -> None:
+    assert wrong_particles(question) == wrong
+
+
+# --- the LLM path, with a scripted model -------------------------------------------------------------
+
+
+def _planner(llm: FakeLLM) -> InterviewPlanner:
+    return InterviewPlanner(sessions=None, embedder=FakeEmbedder(), llm=llm)  # type: ignore[arg-type]
+
+
+async def test_a_rejected_question_is_tried_again_and_the_line_is_the_prompt() -> None:
+    replies = iter(
+        [
+            {"question": "“Languages: Java, Python, JavaScript” 경험에서 무엇이 어려웠나요?"},
+            {"question": "Java와 Python 중 새 서비스에 먼저 고르시는 언어는 무엇이고, 그 이유는 무엇인가요?"},
+        ]
+    )
+    llm = FakeLLM(lambda _messages: json.dumps(next(replies), ensure_ascii=False))
+    fact = korean_fact(KO_FORM_LINES[0])
+    text, reason = await _planner(llm)._llm_question(
+        Stage.TECHNICAL, "ko", "백엔드 개발자", fact, KO_FORM_LINES, earlier=[]
+    )
+    assert text is not None, reason
+    assert text.startswith("Java와 Python"), text
+    assert len(llm.calls) == 2
+    prompt = llm.calls[0]
+    assert prompt[-1].content.endswith(f"이력서 내용: {KO_FORM_LINES[0]}")
+    # The worked examples come before the line and are the same for every question of a language.
+    assert llm.calls[1][:-1] == prompt[:-1]
+    llm.close()
+
+
+async def test_korean_particles_of_a_generated_question_are_fixed_by_reading() -> None:
+    llm = FakeLLM(
+        {"question": "Spring Boot으로 REST API를 만드실 때 응답 속도를 30% 개선한 방법은 무엇이었나요?"}
+    )
+    fact = korean_fact(KO_FORM_LINES[1])
+    text, _ = await _planner(llm)._llm_question(Stage.EXPERIENCE, "ko", None, fact, KO_FORM_LINES, earlier=[])
+    assert text == "Spring Boot로 REST API를 만드실 때 응답 속도를 30% 개선한 방법은 무엇이었나요?"
+    llm.close()
+
+
+async def test_every_try_rejected_gives_the_reasons() -> None:
+    llm = FakeLLM({"question": "How did you manage a team of 2019 to build the React web application?"})
+    fact = english_fact(EN_FULLSTACK_LINES[1])
+    text, reason = await _planner(llm)._llm_question(
+        Stage.COLLABORATION, "en", None, fact, EN_FULLSTACK_LINES, earlier=[]
+    )
+    assert text is None
+    assert reason is not None
+    assert reason.count("a number the resume does not say") == 2
+    llm.close()
+
+
+def test_the_product_plans_with_the_bilingual_model_in_both_languages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("INTERVIEWER_LLM_PATH", "INTERVIEWER_LLM_LANGUAGES", "INTERVIEWER_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert str(settings.llm_path) == QWEN_ALIAS
+    assert settings.llm_languages == ["en", "ko"]
+    assert PlanOptions().llm_languages == {"en", "ko"}
+    monkeypatch.setenv("INTERVIEWER_LLM_PATH", SMOLLM2_ALIAS)  # the small model stays a setting away
+    assert str(load_settings().llm_path) == SMOLLM2_ALIAS
