@@ -106,7 +106,7 @@ class LKSpeechToText(stt.STT[_Events]):
         language: str | None = None,
         transcriber_options: TranscriberOptions | None = None,
         turn_taking: TurnTaking | None = None,
-        update_every_s: float = 1.0,
+        update_every_s: float = 2.0,
         pause_update_s: float | None = 0.1,
     ) -> None:
         """``turn_taking``: decides how long each pause must last before the answer is over (see

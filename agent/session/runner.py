@@ -104,8 +104,11 @@ class SessionOptions:
     """llama.cpp threads expected on the 2-core machine: with 2 it fell from ~93 to ~35 tokens/s while
     the session ran, with 1 it held ~54. Checked against the loaded model, which is built elsewhere."""
     transcriber: TranscriberOptions | None = None
-    stt_update_every_s: float = 1.0
-    """New speech between two transcriptions while the candidate speaks (interim captions)."""
+    stt_update_every_s: float = 2.0
+    """New speech between two transcriptions while the candidate speaks (interim captions). Each
+    Whisper call costs ~0.5 s of CPU whatever its length: at 1.0 s a call was in flight at most ends
+    of speech, and the final transcript shared the cores with it (1.2-2.8 s finals for tiny.en, 2
+    threads, against 0.55 s alone)."""
     stt_pause_update_s: float | None = 0.1
     """Silence after which an idle transcriber updates at once, so the final transcript is free."""
     start_timeout_s: float = 60.0

@@ -50,22 +50,26 @@ class TurnTakingOptions:
     closed_silence_s: float = 0.6
     """Silence that ends a complete answer to a yes/no or short-fact question."""
     starting_silence_s: float = 2.2
-    """Silence while an open answer is still short (``starting_words``): a candidate who has said
-    one sentence is usually getting started."""
+    """Silence while an open answer is still very short (``starting_words``): a candidate who has
+    said a few words ("Well, so.") is getting started. Longer answers rely on their own rhythm."""
     unfinished_silence_s: float = 2.6
     """Silence after a transcript that ends mid-sentence ("... and", "um", "-는데")."""
     request_silence_s: float = 0.5
     """Silence that ends an ordinary request ("Could you repeat the question?")."""
-    rhythm_factor: float = 1.25
+    rhythm_factor: float = 1.4
     """The wait is at least this many times the longest pause the candidate already made and then
-    went on after, in this answer or an earlier one (up to ``rhythm_cap_s``)."""
+    went on after, in this answer or an earlier one (up to ``rhythm_cap_s``). The Earnings-22
+    speaker's pauses after sentences grow from 1.4 s to 1.8 s and 2.2 s: 1.25 x the first is too
+    little for the second."""
     rhythm_cap_s: float = 2.2
     """The longest wait the candidate's rhythm alone asks for: the Earnings-22 speaker's longest
     pause between sentences was 2.05 s, and every second more is a second before each question."""
     max_silence_s: float = 3.0
     """No wait is longer: a candidate silent this long after a sentence has finished."""
-    starting_words: tuple[tuple[str, int], ...] = (("en", 25), ("ko", 15))
-    """Words below which an open answer is just getting started (Korean eojeol carry ~1.5 words)."""
+    starting_words: tuple[tuple[str, int], ...] = (("en", 12), ("ko", 7))
+    """Words below which an open answer is just getting started (Korean eojeol carry ~1.5 words).
+    At 25 every read-speech answer of one or two sentences waited 2.2 s (2.5-3.2 s to the next
+    question); a thoughtful speaker's long pauses are learned as their rhythm instead."""
     resume_window_s: float = 3.0
     """Speech this soon after the interviewer's line started means the candidate had not finished:
     the line stops at once and is given back."""
@@ -84,9 +88,9 @@ class TurnTakingOptions:
     rhythm_memory: int = 20
     """Pauses remembered for the candidate's rhythm."""
     rhythm_near_miss: float = 0.7
-    """A pause teaches the rhythm only if it lasted this share of the wait that applied to the
-    answer at that point: a 1.8 s pause after "... and" (a 2.6 s wait) was never close to being
-    taken for the end, and must not make every later complete answer wait 2.2 s."""
+    """A pause teaches the rhythm only if it lasted this share of the wait its words asked for (the
+    patience for a short answer left out): a 1.8 s pause after "... and" (a 2.6 s wait) was never
+    close to being taken for the end, and must not make every later complete answer wait 2.2 s."""
     rhythm_decay: float = 0.8
     """A pause from an earlier answer counts this much less per question asked since: one long pause
     early in the interview must not slow every later answer (measured: the Earnings-22 speaker's
@@ -276,23 +280,30 @@ class EndOfTurnPolicy:
 
     def required_silence(self, ctx: TurnContext) -> Wait:
         o = self.options
+        wait = self.text_wait(ctx, by_length=True)
+        if wait.reason in ("no words", "request"):
+            return wait
+        rhythm = min(o.rhythm_cap_s, ctx.longest_continued_pause_s * o.rhythm_factor)
+        if rhythm > wait.silence_s:
+            return Wait(round(rhythm, 3), f"{wait.reason}, candidate's rhythm")
+        return wait
+
+    def text_wait(self, ctx: TurnContext, *, by_length: bool) -> Wait:
+        """The wait the words alone ask for (no rhythm); ``by_length`` False leaves out the patience
+        for a short answer, to judge how close a pause came to ending a sentence that looked done."""
+        o = self.options
         text = ctx.answer.strip()
         if not text:
             return Wait(0.0, "no words")  # noise: nothing to wait for, nothing will be committed
         if request_in(_last_sentence(text), ctx.language) is not None and word_count(text) <= 14:
             return Wait(o.request_silence_s, "request")
         if looks_unfinished(text, ctx.language):
-            wait = Wait(o.unfinished_silence_s, "unfinished")
-        elif ctx.question == "open" and word_count(text) < o.starting(ctx.language):
-            wait = Wait(o.starting_silence_s, "getting started")
-        elif ctx.question == "closed":
-            wait = Wait(o.closed_silence_s, "closed question")
-        else:
-            wait = Wait(o.open_silence_s, "complete")
-        rhythm = min(o.rhythm_cap_s, ctx.longest_continued_pause_s * o.rhythm_factor)
-        if rhythm > wait.silence_s:
-            return Wait(round(rhythm, 3), f"{wait.reason}, candidate's rhythm")
-        return wait
+            return Wait(o.unfinished_silence_s, "unfinished")
+        if by_length and ctx.question == "open" and word_count(text) < o.starting(ctx.language):
+            return Wait(o.starting_silence_s, "getting started")
+        if ctx.question == "closed":
+            return Wait(o.closed_silence_s, "closed question")
+        return Wait(o.open_silence_s, "complete")
 
 
 def stop_at_once(since_line_start_s: float | None, options: TurnTakingOptions) -> bool:
@@ -409,7 +420,9 @@ class TurnTaking:
         candidate's rhythm if it came near the wait the answer had then (a near miss)."""
         if self._speech_end is not None and at > self._speech_end:
             pause = at - self._speech_end
-            base = self.policy.required_silence(self._context(rhythm_s=0.0)).silence_s
+            # Against the words' own wait, not the patience for a short answer: a 1.2 s pause after
+            # the first complete sentence (the Earnings-22 speaker's) is this speaker's rhythm.
+            base = self.policy.text_wait(self._context(rhythm_s=0.0), by_length=False).silence_s
             if pause >= self.options.rhythm_near_miss * base:
                 self._pauses.append((pause, self._asked))
         self._speech_end = None

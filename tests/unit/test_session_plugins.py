@@ -45,7 +45,7 @@ async def push_paced(stream: stt.RecognizeStream, audio: list[rtc.AudioFrame]) -
 
 async def test_stream_interim_then_final_then_end_of_speech() -> None:
     model = FakeSTT("I led the migration")
-    plugin = LKSpeechToText(model, vad=FakeVAD(), language="en")
+    plugin = LKSpeechToText(model, vad=FakeVAD(), language="en", update_every_s=1.0)
     assert plugin.capabilities.streaming
     stream = plugin.stream()
     feeder = asyncio.create_task(
