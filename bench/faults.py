@@ -5,9 +5,10 @@
 Runs as root in a private network namespace (it re-executes itself under ``unshare -n``): there it
 starts Postgres and Redis of its own (``bench.fault_servers``), ``interview serve`` as a separate
 process on a veth address, and two ``interview worker`` processes. The candidates run in a second
-process inside a nested namespace, joined to the first by a veth pair: interviews 1 and 2 go through
+process inside a nested namespace, joined to the first by a veth pair: interviews 1, 2 and 4 go through
 the recorded-audio harness (``signaling.harness.run``, as ``interview simulate`` does); interview 3
-through :class:`Candidate`, built from the harness's parts, because it must hang up and rejoin.
+through :class:`~bench.fault_candidate.Candidate`, built from the harness's parts, because it must
+hang up and rejoin.
 
 Faults, each timed from what the database shows (a question stored: its answer starts playing;
 an answer stored: its scoring starts):
@@ -17,13 +18,18 @@ an answer stored: its scoring starts):
   interview 2: Redis restarted while answer 1 is scored; an evaluation worker's pool process
                SIGKILLed while answer 2 is spoken and the one scoring answer 3 while it scores
   interview 3: the candidate's network cut for ``--drop-s`` while answer 2 is spoken, then a rejoin
+  interview 4: Postgres stopped while answer 1 is spoken, and ``serve`` SIGKILLed once that answer's
+               turn is in its write journal only; Postgres started again and a new ``serve`` on the
+               same data dir, which stores the journal; the candidate's call is gone with the old
+               process (its harness run fails), and the sweeper ends and reports the interview
 
 The network cut is tc's ``blackhole`` qdisc on both ends of the veth pair: this kernel has no
 ``netem`` (``tc qdisc add ... netem`` answers "Specified qdisc kind is unknown"), and blackhole
 drops every packet, which is netem's ``loss 100%``.
 
 Afterwards it waits for every report and counts from the database: turns stored (against the turns
-the server queued for writing, its ``interviewer_outbox_writes_total{kind="turn",outcome="queued"}``),
+the server queued for writing, its ``interviewer_outbox_writes_total{kind="turn",outcome="queued"}``,
+the killed process's read from it just before the kill),
 rows that repeat a turn, reports, interviews still ``live``; server errors are HTTP 5xx answers the
 candidates got (503 "retry soon" counted apart), error events they were sent, turn writes the
 server gave up, and tracebacks in the server's log.
@@ -53,6 +59,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.fault_candidate import Candidate
+
 NETNS_ENV = "INTERVIEWER_FAULTS_NETNS"
 VETH = ("ivflt0", "ivflt1")
 SERVER_IP, CLIENT_IP = "10.204.0.1", "10.204.0.2"
@@ -75,104 +83,6 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "faults"
 
 
 # --- the candidate's side ---------------------------------------------------------------------------
-
-
-class Candidate:
-    """One candidate's call, from the harness's parts, that can hang up and rejoin."""
-
-    def __init__(
-        self, base_url: str, interview_id: str, token: str, *, step_timeout_s: float = 150.0
-    ) -> None:
-        self.base_url = base_url
-        self.interview_id = interview_id
-        self.token = token
-        self.step_timeout_s = step_timeout_s
-        self.events: list[dict[str, Any]] = []
-        self.server_errors: list[str] = []
-        self.unavailable: list[str] = []
-        """503 answers (retry soon): what a server should say during an outage, counted apart."""
-        self._pc: Any = None
-        self._mic: Any = None
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._drain: asyncio.Task[None] | None = None
-
-    async def join(self) -> None:
-        import httpx
-        from aiortc import RTCPeerConnection, RTCSessionDescription
-
-        from media.files import FileAudioTrack
-        from media.ice import enable_loopback_candidates, rtc_configuration
-
-        enable_loopback_candidates()
-        pc = RTCPeerConnection(rtc_configuration([]))
-        mic = FileAudioTrack()
-        pc.addTrack(mic)
-        channel = pc.createDataChannel("events")
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        channel.on("message", lambda msg: queue.put_nowait(json.loads(msg)))
-
-        @pc.on("track")
-        def _on_track(track: Any) -> None:
-            if track.kind == "audio":
-                self._drain = asyncio.create_task(_discard(track))
-
-        await pc.setLocalDescription(await pc.createOffer())
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=60) as http:
-            resp = await http.post(
-                f"/api/interviews/{self.interview_id}/offer",
-                json={"sdp": pc.localDescription.sdp, "type": "offer"},
-                headers={"Authorization": f"Bearer {self.token}"},
-            )
-        if resp.status_code == 503:
-            self.unavailable.append(f"offer -> {resp.status_code}")
-        elif resp.status_code >= 500:
-            self.server_errors.append(f"offer -> {resp.status_code}")
-        if resp.status_code >= 400:
-            await pc.close()
-            raise RuntimeError(f"offer -> {resp.status_code}: {resp.text}")
-        await pc.setRemoteDescription(RTCSessionDescription(**{k: resp.json()[k] for k in ("sdp", "type")}))
-        self._pc, self._mic, self._queue = pc, mic, queue
-
-    async def next_question(self) -> dict[str, Any] | None:
-        """The next interviewer turn that asks something; None once the interview has ended."""
-        deadline = time.monotonic() + self.step_timeout_s
-        while True:
-            event = await asyncio.wait_for(self._queue.get(), max(0.1, deadline - time.monotonic()))
-            self.events.append(event)
-            if event.get("type") == "error":
-                self.server_errors.append(f"error event: {event.get('message')}")
-            if event.get("type") == "ended":
-                return None
-            if (
-                event.get("type") == "turn"
-                and event.get("speaker") == "interviewer"
-                and event.get("kind") != "close"
-            ):
-                return event
-
-    async def answer(self, path: Path) -> None:
-        from media.files import load_audio
-
-        samples = await asyncio.to_thread(load_audio, path, 48_000)
-        await asyncio.sleep(0.3)
-        self._mic.play(samples)
-        await self._mic.wait_done()
-
-    async def hangup(self) -> None:
-        if self._pc is not None:
-            with contextlib.suppress(Exception):
-                await self._pc.close()
-        if self._drain is not None:
-            self._drain.cancel()
-        self._pc = None
-
-
-async def _discard(track: Any) -> None:
-    from aiortc.mediastreams import MediaStreamError
-
-    with contextlib.suppress(MediaStreamError):
-        while True:
-            await track.recv()
 
 
 async def _interview_with_a_rejoin(
@@ -245,32 +155,10 @@ def _say(event: str, **fields: Any) -> None:
 
 async def _client(base_url: str, resume: Path, answers: list[Path]) -> int:
     """The candidates' process (inside the nested namespace): prints JSON lines for the parent."""
-    from signaling import harness
-
     await asyncio.to_thread(sys.stdin.readline)  # the parent has wired the network
     summary: dict[str, Any] = {"interviews": [], "server_errors": [], "unavailable": []}
     for n in (1, 2):
-        try:
-            result = await harness.run(
-                harness.HarnessOptions(
-                    base_url=base_url,
-                    resume=resume,
-                    answers=tuple(answers),
-                    question_count=QUESTIONS,
-                    follow_ups=False,
-                )
-            )
-        except harness.HarnessError as exc:
-            _classify(summary, str(exc))
-            _say("interview-failed", n=n, error=str(exc))
-            await _healthy(base_url)  # the next candidate comes once the server is back
-            continue
-        errors = [e for e in result.events if e.get("type") == "error"]
-        summary["server_errors"] += [f"error event: {e.get('message')}" for e in errors]
-        summary["interviews"].append(
-            {"id": result.interview_id, "ended": result.ended, "reason": result.reason}
-        )
-        _say("interview-done", n=n, id=result.interview_id, ended=result.ended, reason=result.reason)
+        await _harness_interview(n, base_url, resume, answers, summary)
 
     # Interview 3: the network is cut during answer 2; after it is back the candidate rejoins.
     try:
@@ -278,8 +166,37 @@ async def _client(base_url: str, resume: Path, answers: list[Path]) -> int:
     except Exception as exc:
         _classify(summary, str(exc))
         _say("interview-failed", n=3, error=str(exc)[:300])
+    # Interview 4: the server is killed under it (its call cannot survive that; its answers must).
+    await _harness_interview(4, base_url, resume, answers, summary, killed=True)
     _say("summary", **summary)
     return 0
+
+
+async def _harness_interview(
+    n: int, base_url: str, resume: Path, answers: list[Path], summary: dict[str, Any], *, killed: bool = False
+) -> None:
+    from signaling import harness
+
+    try:
+        result = await harness.run(
+            harness.HarnessOptions(
+                base_url=base_url,
+                resume=resume,
+                answers=tuple(answers),
+                question_count=QUESTIONS,
+                follow_ups=False,
+            )
+        )
+    except (harness.HarnessError, OSError) as exc:
+        if not killed:  # a call whose server was SIGKILLed fails by design: not a server error
+            _classify(summary, str(exc))
+        _say("interview-failed", n=n, error=str(exc)[:300])
+        await _healthy(base_url)  # the next candidate comes once the server is back
+        return
+    errors = [e for e in result.events if e.get("type") == "error"]
+    summary["server_errors"] += [f"error event: {e.get('message')}" for e in errors]
+    summary["interviews"].append({"id": result.interview_id, "ended": result.ended, "reason": result.reason})
+    _say("interview-done", n=n, id=result.interview_id, ended=result.ended, reason=result.reason)
 
 
 # --- the parent: servers, faults, figures ----------------------------------------------------------------
@@ -306,7 +223,10 @@ PLAN = (
     Fault(2, "spoken", 2, "worker"),
     Fault(2, "scored", 3, "worker"),
     Fault(3, "spoken", 2, "network"),
+    Fault(4, "spoken", 1, "kill"),
 )
+JOURNALED_WAIT_S = 120.0
+"""Longest wait, Postgres down, for the answer's turn to reach the journal (it ends ~10 s later)."""
 
 
 def _run(*args: str) -> None:
@@ -326,6 +246,8 @@ class Bench:
         self.notes: list[str] = []
         self.stopping = False
         """Set once the candidates are done: the fault plan ends after the fault under way."""
+        self.killed_queued = self.killed_failed = 0.0
+        """Turn writes the SIGKILLed serve had queued and given up (its metrics die with it)."""
 
     # servers
 
@@ -352,14 +274,7 @@ class Bench:
         self.pg.start()
         self.redis.start()
         cli = [sys.executable, "-m", "signaling.cli"]
-        log = (self.tmp / "serve.log").open("wb")
-        self.procs["serve"] = subprocess.Popen(
-            # 0.0.0.0: the veth address appears only once the client's namespace exists.
-            [*cli, "serve", "--host", "0.0.0.0", "--port", str(PORT)],
-            env=self.env(),
-            stdout=log,
-            stderr=log,
-        )
+        self.start_serve()
         for n in (0, 1):
             wlog = (self.tmp / f"worker{n}.log").open("wb")
             self.procs[f"worker{n}"] = subprocess.Popen(
@@ -369,6 +284,17 @@ class Bench:
                 stderr=wlog,
                 start_new_session=True,
             )
+
+    def start_serve(self) -> None:
+        """Also after a SIGKILL: the new process appends to the same log, on the same data dir."""
+        log = (self.tmp / "serve.log").open("ab")
+        self.procs["serve"] = subprocess.Popen(
+            # 0.0.0.0: the veth address appears only once the client's namespace exists.
+            [sys.executable, "-m", "signaling.cli", "serve", "--host", "0.0.0.0", "--port", str(PORT)],
+            env=self.env(),
+            stdout=log,
+            stderr=log,
+        )
 
     async def wait_ready(self) -> None:
         url = f"http://127.0.0.1:{PORT}/api/health"  # the veth is wired later
@@ -509,7 +435,46 @@ class Bench:
                 return "no worker process found"
             os.kill(pid, signal.SIGKILL)
             return f"SIGKILL pid {pid} ({'scoring it' if scoring_pid else 'a pool process'})"
+        if kind == "kill":
+            return await self.kill_serve_while_postgres_is_down()
         raise ValueError(kind)
+
+    async def kill_serve_while_postgres_is_down(self) -> str:
+        from signaling.journal import read_outstanding
+        from signaling.room_writes import journal_dir
+
+        def journaled() -> list[dict[str, Any]]:
+            found = []
+            for path in journal_dir(self.tmp / "data").glob("journal-*.jsonl"):
+                with contextlib.suppress(OSError):
+                    found += [e.data for e in read_outstanding(path) if e.kind == "turn"]
+            return found
+
+        started = time.monotonic()
+        await asyncio.to_thread(self.pg.stop)
+        try:
+            deadline = time.monotonic() + JOURNALED_WAIT_S
+            # A file another process writes: no event to wait on.
+            while time.monotonic() < deadline and not any(t["speaker"] == "candidate" for t in journaled()):  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=10) as resp:  # noqa: ASYNC210
+                metrics = resp.read().decode()
+            serve = self.procs["serve"]
+            serve.kill()  # SIGKILL
+            await asyncio.to_thread(serve.wait, 60)
+            self.killed_queued += _metric(metrics, TURN_QUEUED)
+            self.killed_failed += _metric(metrics, TURN_FAILED)
+            turns = journaled()
+        finally:
+            await asyncio.to_thread(self.pg.resume)
+        down_s = time.monotonic() - started
+        self.start_serve()
+        await self.wait_ready()
+        answers = sum(1 for t in turns if t["speaker"] == "candidate")
+        return (
+            f"Postgres down {down_s:.1f} s, serve SIGKILLed with {len(turns)} turns ({answers} answers) "
+            f"in its journal only; a new serve ready {time.monotonic() - started - down_s:.1f} s later"
+        )
 
     async def cut_network(self) -> str:
         assert self.client is not None
@@ -570,8 +535,8 @@ class Bench:
         )
         with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=10) as resp:  # noqa: ASYNC210
             metrics = resp.read().decode()
-        queued = _metric(metrics, 'interviewer_outbox_writes_total{kind="turn",outcome="queued"}')
-        failed = _metric(metrics, 'interviewer_outbox_writes_total{kind="turn",outcome="failed"}')
+        queued = _metric(metrics, TURN_QUEUED) + self.killed_queued
+        failed = _metric(metrics, TURN_FAILED) + self.killed_failed
         retried = _metric(metrics, 'interviewer_outbox_writes_total{kind="turn",outcome="retried"}')
         tracebacks = self.serve_log().count("Traceback")
         errors = list(summary.get("server_errors", []))
@@ -593,6 +558,10 @@ class Bench:
             # A write given up is the server failing too (its error event goes to watchers only).
             "server_errors": len(errors) + tracebacks + int(failed),
         }
+
+
+TURN_QUEUED = 'interviewer_outbox_writes_total{kind="turn",outcome="queued"}'
+TURN_FAILED = 'interviewer_outbox_writes_total{kind="turn",outcome="failed"}'
 
 
 def _count_at_least(k: int) -> Callable[[list[Any]], bool]:
