@@ -130,8 +130,9 @@ class Settings(BaseSettings):
     """Enqueue each finished answer for scoring and write the report at hang-up."""
     eval_workers: int = Field(default=2, ge=0)
     """Pool processes ``serve`` starts locally; 0 leaves scoring to ``interview worker`` elsewhere."""
-    eval_worker_nice: int = Field(default=10, ge=0, le=19)
-    """Niceness added to local workers so live calls keep the CPU when both want it."""
+    eval_worker_nice: int = Field(default=19, ge=0, le=19)
+    """Niceness added to local workers so live calls keep the CPU when both want it (19: they run
+    on what the calls leave; the report still comes at hang-up, see docs/performance.md)."""
     eval_llm_weight: float = Field(default=0.8, ge=0.0, le=1.0)
     """Share of each competency score taken from the LLM judge's rating (the rest: measured
     features). A model too small to judge (SmolLM2) fills the old rubric at a fixed 0.25 instead."""

@@ -418,7 +418,12 @@ class TurnTaking:
     def speech_started(self, at: float) -> None:
         """Wall time a stretch of speech started: the pause before it was not the end. It joins the
         candidate's rhythm if it came near the wait the answer had then (a near miss)."""
-        if self._speech_end is not None and at > self._speech_end:
+        if (
+            self._speech_end is not None
+            and self._speech_end < at <= self._speech_end + self.options.max_silence_s
+        ):
+            # Longer than any wait: the turn ended in between (the next question can be marked as
+            # asked a little after the candidate starts to answer it), so no pause inside an answer.
             pause = at - self._speech_end
             # Against the words' own wait, not the patience for a short answer: a 1.2 s pause after
             # the first complete sentence (the Earnings-22 speaker's) is this speaker's rhythm.

@@ -196,6 +196,17 @@ def test_only_a_pause_near_the_wait_teaches_the_rhythm() -> None:
     assert turns.wait().silence_s == pytest.approx(max(OPTIONS.open_silence_s, 0.9 * OPTIONS.rhythm_factor))
 
 
+def test_a_gap_longer_than_any_wait_is_not_a_pause_inside_the_answer() -> None:
+    # Seen in the bench: the next question was marked as asked just after the candidate began to
+    # answer it, so the whole gap (the wait, the question, 7.5 s) was taken for a pause.
+    turns = TurnTaking("en")
+    turns.asked("Tell me about yourself.")
+    assert turns.heard(LONG)
+    turns.speech_ended(5.0)
+    turns.speech_started(5.0 + OPTIONS.max_silence_s + 4.5)
+    assert turns.longest_continued_pause_s == 0.0
+
+
 def test_a_long_pause_after_a_short_first_sentence_is_learned() -> None:
     # The first sentence is short (the 2.2 s patience applied), but it looked done: 1.2 s is a
     # near miss for the 1.0 s a finished sentence waits, so this speaker's later sentences wait longer.
