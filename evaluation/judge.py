@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from agent.errors import InterviewerError, ModelTimeoutError
 from agent.models.base import ChatLLM, GenerationOptions
-from evaluation.judge_prompt import QUOTE_MAX_CHARS, messages_for
+from evaluation.judge_prompt import QUOTE_MAX_CHARS, TOPIC_MAX_CHARS, messages_for
 from evaluation.rubric import COMPETENCIES
 
 log = logging.getLogger(__name__)
@@ -31,21 +31,26 @@ MIN_RATINGS_KEPT = 3
 JUDGE_SCHEMA: dict[str, object] = {
     "type": "object",
     "properties": {
-        name: {
-            "type": "array",
-            # A [rating, quote] pair: half the tokens of {"rating": .., "quote": ..}, and output
-            # tokens are most of the judge's time. An enum, not minimum/maximum: the grammar
-            # converter enforces enums but not numeric ranges.
-            "prefixItems": [
-                {"type": "integer", "enum": list(range(JUDGE_MIN, JUDGE_MAX + 1))},
-                {"type": "string", "maxLength": QUOTE_MAX_CHARS},
-            ],
-            "minItems": 2,
-            "maxItems": 2,
-        }
-        for name in COMPETENCIES
+        # The model's own note of what was asked and what was answered, written before it rates.
+        "asked": {"type": "string", "maxLength": TOPIC_MAX_CHARS},
+        "answered": {"type": "string", "maxLength": TOPIC_MAX_CHARS},
+        **{
+            name: {
+                "type": "array",
+                # A [rating, quote] pair: half the tokens of {"rating": .., "quote": ..}, and output
+                # tokens are most of the judge's time. An enum, not minimum/maximum: the grammar
+                # converter enforces enums but not numeric ranges.
+                "prefixItems": [
+                    {"type": "integer", "enum": list(range(JUDGE_MIN, JUDGE_MAX + 1))},
+                    {"type": "string", "maxLength": QUOTE_MAX_CHARS},
+                ],
+                "minItems": 2,
+                "maxItems": 2,
+            }
+            for name in COMPETENCIES
+        },
     },
-    "required": list(COMPETENCIES),
+    "required": ["asked", "answered", *COMPETENCIES],
     "additionalProperties": False,
 }
 
@@ -59,6 +64,8 @@ class Judgement:
     dropped: dict[str, str] = field(default_factory=dict)
     """Competency -> why its rating was not used."""
     seconds: float = 0.0
+    answered: str = ""
+    """What the model says the answer is about (kept for the reader of the scores)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +111,8 @@ def validate(raw: str, answer: str) -> Judgement:
     if len(ratings) < MIN_RATINGS_KEPT:
         reasons = "; ".join(f"{k}: {v}" for k, v in dropped.items())
         raise ValueError(f"only {len(ratings)} rating(s) with a quote from the answer ({reasons})")
-    return Judgement(ratings, quotes, dropped)
+    answered = data.get("answered")
+    return Judgement(ratings, quotes, dropped, answered=answered.strip() if isinstance(answered, str) else "")
 
 
 async def judge(
@@ -135,5 +143,12 @@ async def judge(
     except ValueError as exc:
         return JudgeOutcome(None, f"invalid model output: {exc}"[:300])
     return JudgeOutcome(
-        Judgement(judgement.ratings, judgement.quotes, judgement.dropped, round(completion.seconds, 3)), None
+        Judgement(
+            judgement.ratings,
+            judgement.quotes,
+            judgement.dropped,
+            round(completion.seconds, 3),
+            judgement.answered,
+        ),
+        None,
     )

@@ -103,7 +103,7 @@ def test_the_prompts_examples_pass_their_own_validation(language: str) -> None:
     assert messages[0].role == "system"
     assert messages[-1].content.endswith(ANSWER)
     pairs = list(zip(messages[1:-1:2], messages[2:-1:2], strict=True))
-    assert len(pairs) == 2
+    assert len(pairs) == 3
     ratings = []
     for user, assistant in pairs:
         assert (user.role, assistant.role) == ("user", "assistant")
@@ -111,7 +111,8 @@ def test_the_prompts_examples_pass_their_own_validation(language: str) -> None:
         judgement = validate(assistant.content, example_answer)
         assert judgement.dropped == {}
         ratings.append(judgement.ratings["relevance"])
-    assert ratings == [5, 1]  # both ends of the scale are shown
+    assert (min(ratings), max(ratings)) == (1, 5)  # both ends of the scale are shown
+    assert ratings[-1] < 5  # a small model leans on the last example: not a strong one
 
 
 def test_korean_answers_get_the_korean_prompt() -> None:
