@@ -80,6 +80,15 @@ def normalize(text: str) -> str:
     return re.sub(r"[^\w]+", " ", text.casefold()).strip()
 
 
+def as_spelled(quote: str, answer: str) -> str:
+    """The stretch of ``answer`` that ``quote`` matched, with the answer's own case and punctuation:
+    evidence shown to a reader must be what the candidate said."""
+    words = normalize(quote).split()
+    pattern = r"[^\w]+".join(re.escape(w) for w in words)
+    found = re.search(rf"(?<!\w){pattern}(?!\w)", answer, flags=re.IGNORECASE)
+    return found.group(0) if found else " ".join(quote.split())
+
+
 def validate(raw: str, answer: str) -> Judgement:
     """Parse and check the model's reply; raises ValueError with the reason when unusable."""
     try:
@@ -107,7 +116,7 @@ def validate(raw: str, answer: str) -> Judgement:
             dropped[name] = f"quote not in the answer: {quote[:QUOTE_MAX_CHARS]!r}"
             continue
         ratings[name] = rating
-        quotes[name] = " ".join(quote.split())
+        quotes[name] = as_spelled(quote, answer)
     if len(ratings) < MIN_RATINGS_KEPT:
         reasons = "; ".join(f"{k}: {v}" for k, v in dropped.items())
         raise ValueError(f"only {len(ratings)} rating(s) with a quote from the answer ({reasons})")

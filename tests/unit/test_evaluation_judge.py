@@ -42,7 +42,9 @@ def test_a_valid_reply_keeps_every_rating_with_its_quote() -> None:
 
 def test_a_quote_differing_only_in_case_and_punctuation_is_found() -> None:
     reply = {**GOOD_REPLY, "relevance": [5, "heap snapshots, an hour apart!"]}
-    assert validate(json.dumps(reply), ANSWER).ratings["relevance"] == 5
+    judgement = validate(json.dumps(reply), ANSWER)
+    assert judgement.ratings["relevance"] == 5
+    assert judgement.quotes["relevance"] == "Heap snapshots an hour apart"  # as the candidate said it
 
 
 def test_a_quote_not_in_the_answer_drops_that_rating() -> None:
