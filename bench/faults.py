@@ -187,9 +187,13 @@ async def _harness_interview(
                 follow_ups=False,
             )
         )
-    except (harness.HarnessError, OSError) as exc:
-        if not killed:  # a call whose server was SIGKILLed fails by design: not a server error
+    except Exception as exc:
+        if not killed:
+            if not isinstance(exc, harness.HarnessError):
+                raise
             _classify(summary, str(exc))
+        # A call whose server was SIGKILLed fails by design (however the harness meets the dead
+        # server): not a server error. What counts is its answers, stored or not.
         _say("interview-failed", n=n, error=str(exc)[:300])
         await _healthy(base_url)  # the next candidate comes once the server is back
         return
