@@ -8,7 +8,8 @@ the planner does not use (bench/question_defects.py).
 same embedder ranks the chunks in memory, and the planner's template path writes every question
 (so llm_written_pct is 0 there by construction).
 
-Last line: questions llm_written_pct defect_pct (and the same per language)
+Last line: questions llm_written_pct defect_pct (and the same per language, with the planning time
+per question: ``<lang>_s_per_question``, and the LLM model that planned)
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def _figures(totals: Counter[str], kinds: Counter[str], resumes: int) -> str:
         m = totals[f"{lang}_questions"]
         figures[f"{lang}_llm_written_pct"] = round(100 * totals[f"{lang}_llm"] / m, 1)
         figures[f"{lang}_defect_pct"] = round(100 * totals[f"{lang}_defective"] / m, 1)
+        if totals[f"{lang}_plan_ms"]:
+            figures[f"{lang}_s_per_question"] = round(totals[f"{lang}_plan_ms"] / 1000 / m, 2)
     figures["resumes"] = resumes
     return " ".join(f"{k}={v}" for k, v in figures.items())
 
@@ -165,12 +168,15 @@ async def offline(n_questions: int, quiet: bool) -> str:
     return "mode=offline " + _figures(totals, kinds, len(docs))
 
 
-async def main(n_questions: int, quiet: bool) -> str:
-    docs = _documents()
+async def main(n_questions: int, quiet: bool, limit: int | None) -> str:
+    docs = _documents()[:limit]
     totals: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
+    model: str | None = None
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
-        settings = load_settings(data_dir=Path(tmp), rate_limit_per_minute=0)
+        settings = load_settings(
+            data_dir=Path(tmp), rate_limit_per_minute=0, enable_calls=False, eval_workers=0
+        )
         rt = await Runtime.open(settings, progress=lambda s: print(f"  {s}"))
         try:
             for name, data in docs:
@@ -186,14 +192,16 @@ async def main(n_questions: int, quiet: bool) -> str:
                     plan = await rt.planner.create_interview(
                         res.resume_id, language=lang, question_count=n_questions
                     )
-                    print(f"{name} [{lang}] role={plan.target_role!r}")
+                    totals[f"{lang}_plan_ms"] += round(1000 * plan.stats["plan_s"])
+                    model = plan.stats["llm_model"]
+                    print(f"{name} [{lang}] role={plan.target_role!r} {plan.stats['plan_s']} s", flush=True)
                     repeats = repeated_topics([q.text for q in plan.questions], language=lang)
                     for q, repeat in zip(plan.questions, repeats, strict=True):
                         sources = [chunk_text[i] for i in q.chunk_ids if i in chunk_text]
                         _count(totals, kinds, lang, q.stage.value, q.source, q.text, sources, quiet, repeat)
         finally:
             await rt.close()
-    return _figures(totals, kinds, len(docs))
+    return f"{_figures(totals, kinds, len(docs))} llm={model}"
 
 
 if __name__ == "__main__":
@@ -203,6 +211,9 @@ if __name__ == "__main__":
     parser.add_argument("--questions", type=int, default=8)
     parser.add_argument("--quiet", action="store_true", help="print only defective questions")
     parser.add_argument("--offline", action="store_true", help="no Postgres: rank chunks in memory")
+    parser.add_argument("--resumes", type=int, default=None, help="only the first N resumes")
     args = parser.parse_args()
-    run = offline if args.offline else main
-    print(asyncio.run(run(args.questions, args.quiet)))
+    if args.offline:
+        print(asyncio.run(offline(args.questions, args.quiet)))
+    else:
+        print(asyncio.run(main(args.questions, args.quiet, args.resumes)))

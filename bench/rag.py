@@ -38,7 +38,9 @@ def _pct(values: list[float], q: float) -> float:
 
 async def main(n_queries: int, n_questions: int) -> str:
     with tempfile.TemporaryDirectory(prefix="bench-rag-") as tmp:
-        settings = load_settings(data_dir=Path(tmp), rate_limit_per_minute=0)
+        settings = load_settings(
+            data_dir=Path(tmp), rate_limit_per_minute=0, enable_calls=False, eval_workers=0
+        )
         rt = await Runtime.open(settings, progress=lambda s: print(f"  {s}"))
         try:
             docs: list[tuple[str, bytes]] = [

@@ -31,14 +31,16 @@ _SYSTEM: dict[Language, str] = {
     "en": (
         "You are an experienced job interviewer. Given one line of a candidate's resume and a goal, "
         "ask the candidate one short, natural question in English (at most 25 words) about that line. "
+        "Name one or two things from it, not a list. "
         "Say it in your own words: never copy or quote the line, never repeat its label. Keep every "
         "number exactly as the line has it. Ask one thing, once. Answer with JSON only."
     ),
     "ko": (
-        "당신은 경험 많은 면접관입니다. 지원자의 이력서 한 줄과 질문 목표를 보고, 그 내용에 대해 지원자에게 "
-        "자연스러운 한국어 존댓말 질문을 한 문장(80자 이내)으로 하세요. 이력서 문장을 그대로 옮기거나 "
-        "따옴표로 인용하지 말고 풀어서 말하세요. '기술:' 같은 항목 이름은 쓰지 마세요. 숫자는 이력서에 "
-        "적힌 그대로 쓰세요. 같은 말을 반복하지 마세요. JSON으로만 답하세요."
+        "당신은 경험 많은 면접관입니다. 지원자의 이력서 한 줄과 질문 목표를 보고, 그 내용에 대해 "
+        "지원자에게 자연스러운 한국어 질문을 한 문장(80자 이내)으로, '-하셨나요?'처럼 높임말로 "
+        "하세요. 이력서 문장을 그대로 옮기거나 따옴표로 인용하지 말고 풀어서 말하세요. '기술:' 같은 "
+        "항목 이름은 쓰지 마세요. 숫자는 이력서에 적힌 그대로 쓰세요. 기술 이름 말고는 영어 단어를 "
+        "쓰지 말고, 나열하지 말고 한두 가지만 짚으세요. 같은 말을 반복하지 마세요. JSON으로만 답하세요."
     ),
 }
 

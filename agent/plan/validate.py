@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agent.plan.facts import technologies
 from agent.plan.stages import Language
 from agent.text.josa import josa
 from agent.text.korean import final_consonant
@@ -32,7 +33,6 @@ _PROMPT_MARKERS = (
     "resume line",
     "goal:",
     "목표:",
-    "지원자님",  # the candidate is asked, not named in the third person
 )
 _KO_QUESTION_ENDINGS = ("?", "주세요.", "주시겠어요?", "십시오.", "나요?", "까요?")
 _STOP = frozenset(
@@ -88,6 +88,13 @@ _YEAR_AS_COUNT = re.compile(
     r"|(?:19|20)\d\d\s*(?:명|인)",
     re.IGNORECASE,
 )
+# Scripts neither language of an interview is written in (a 1.5B model drifts into them: "Python, и").
+_FOREIGN_SCRIPT = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u3040-\u30ff\u4e00-\u9fff]")
+# Endings a Korean question never has: a statement with a question mark, a written-style 는가요.
+_KO_BAD_ENDING = re.compile(r"(?:습니다|는가요|었다|했다|이다|한다)\?$")
+_LOWER_LATIN = re.compile(r"(?<![A-Za-z.])[a-z][a-z\-]{2,}(?![A-Za-z])")
+# Three short items and a comma after each: a resume list read out ("JavaScript, TypeScript, HTML5, ...").
+_ITEM_LIST = re.compile(r"(?:(?<![\w.+#/-])[\w.+#/-]+(?: [\w.+#/-]+){0,2}, ){3,}")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _PASTE_RUN = {"en": 8, "ko": 6}
 """Words in a row shared with a resume line that make a question a paste rather than a paraphrase."""
@@ -187,6 +194,16 @@ def wrong_particles(question: str) -> list[str]:
     return wrong
 
 
+def english_words_in_korean(question: str) -> list[str]:
+    """Lower-case English words that are no technology name ("pipelines를", "architecture를"): a
+    Korean question says them in Korean."""
+    return [w for w in _LOWER_LATIN.findall(question) if not technologies(w)]
+
+
+def _ending(text: str) -> tuple[str, ...]:
+    return tuple(_words(text)[-3:])
+
+
 def validate_question(
     question: str,
     *,
@@ -210,8 +227,12 @@ def validate_question(
         return Verdict(False, "not English")
     if language == "en" and not q.endswith("?"):
         return Verdict(False, "does not end as a question")
-    if language == "ko" and not q.endswith(_KO_QUESTION_ENDINGS):
+    if language == "ko" and (not q.endswith(_KO_QUESTION_ENDINGS) or _KO_BAD_ENDING.search(q)):
         return Verdict(False, "does not end as a question")
+    if _FOREIGN_SCRIPT.search(q):
+        return Verdict(False, f"not {'Korean' if language == 'ko' else 'English'}: another script")
+    if language == "ko" and (english := english_words_in_korean(q)):
+        return Verdict(False, f"not Korean: English words {', '.join(english)}")
     lowered = q.casefold()
     if any(marker in lowered for marker in _PROMPT_MARKERS):
         return Verdict(False, "repeats the prompt")
@@ -223,6 +244,8 @@ def validate_question(
         return Verdict(False, "quotes text")
     if list_label(q, sources):
         return Verdict(False, "reads a list label")
+    if _ITEM_LIST.search(q):
+        return Verdict(False, "reads a list of the resume")
     if repeats_a_clause(q, language):
         return Verdict(False, "repeats a clause")
     if misread_number(q, sources):
@@ -233,6 +256,8 @@ def validate_question(
         return Verdict(False, "pastes the resume text")
     if not is_grounded(q, sources):
         return Verdict(False, "not grounded in the retrieved resume text")
+    if paraphrase and any(_ending(q) == _ending(other) for other in earlier):
+        return Verdict(False, "asks the way an earlier question did")
     q_terms = content_terms(q)
     for other in earlier:
         o_terms = content_terms(other)

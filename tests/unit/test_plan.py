@@ -269,6 +269,12 @@ EN_FULLSTACK_LINES = [
         ("Spring Boot를 활용한 REST API 개발라고 하셨는데, 어떤 점이 가장 어려웠나요?", "ko", "particle"),
         ("응답 속도 30% 개선와 관련해 어떤 방법을 쓰셨나요?", "ko", "particle"),
         ("Spring Boot를 활용한 REST API 개발에서 Python를 함께 쓰신 이유는 무엇인가요?", "ko", "particle"),
+        # Seen from the 1.5B model: a Cyrillic conjunction, a statement asked as a question, English
+        # words in a Korean question, a resume list read out.
+        ("Java, Python, и 클라우드 플랫폼을 어떻게 쓰셨는지 말씀해 주세요.", "ko", "script"),
+        ("Spring Boot로 REST API 개발을 진행했고, 배포를 수행했는가요?", "ko", "end"),
+        ("Spring Boot로 만든 REST API pipelines를 어떻게 운영하셨나요?", "ko", "English words"),
+        ("How did you use React, Node.js, MongoDB, Express, and Python in the web app?", "en", "list"),
     ],
 )
 def test_validation_rejects_the_faults_seen_in_plans(question: str, language: str, reason: str) -> None:
@@ -291,6 +297,13 @@ def test_validation_accepts_a_paraphrase(question: str, language: str) -> None:
     sources = KO_FORM_LINES if language == "ko" else EN_FULLSTACK_LINES
     verdict = validate_question(question, language=language, sources=sources, earlier=[], paraphrase=True)  # type: ignore[arg-type]
     assert verdict.ok, verdict
+
+
+def test_a_question_asked_the_way_an_earlier_one_was_is_rejected() -> None:
+    earlier = ["Java와 Python으로 개발하실 때 어떤 문제를 겪었나요?"]
+    again = "Spring Boot로 REST API를 만드실 때 어떤 문제를 겪었나요?"
+    verdict = validate_question(again, language="ko", sources=KO_FORM_LINES, earlier=earlier, paraphrase=True)
+    assert verdict.reason == "asks the way an earlier question did"
 
 
 def test_a_pasted_line_is_no_paraphrase() -> None:
