@@ -42,8 +42,10 @@ class ScoringOptions:
     (a quote from the answer as evidence); the rest comes from measured features. The judge is the
     main signal: on answers whose length and markers do not give their quality away, features
     alone rank at chance (docs/performance.md)."""
-    llm_max_tokens: int = 160
-    """The judge's reply: five [rating, quote] pairs."""
+    llm_max_tokens: int = 320
+    """The judge's reply: two topic notes and five [rating, quote] pairs. The grammar bounds each
+    string, so this only has to cover the longest reply it allows (Korean takes the most tokens); a
+    cut reply would be invalid JSON."""
     llm_languages: tuple[str, ...] = ("en", "ko")
     """Answers in other languages are scored from features only."""
     rubric_models: tuple[str, ...] = ("smollm2", "gemma3-270m")
