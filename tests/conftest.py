@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from agent.models.llm import LlamaCppLLM
-from agent.models.registry import QWEN_ALIAS, ModelPaths, ModelRegistry, load_llm
+from agent.models.registry import QWEN_ALIAS, ModelPaths, ModelRegistry, locate
 from signaling.app import create_app
 from signaling.auth import InterviewerStore
 from signaling.runtime import Runtime, model_paths
@@ -67,7 +67,12 @@ def qwen_paths(tmp_path_factory: pytest.TempPathFactory) -> ModelPaths:
 @pytest.fixture(scope="session")
 def qwen(qwen_paths: ModelPaths) -> Iterator[LlamaCppLLM]:
     """The bilingual 1.5B model, joined from its packages and loaded once for the tests that need it."""
-    llm = load_llm(qwen_paths)
+    # No time limit of the model's own in tests: a call that queues behind other engineers' runs on a
+    # shared machine is slow, not wrong (timing belongs to bench/).
+    info = locate("llm", qwen_paths)
+    llm = LlamaCppLLM.load(
+        info=info, model_path=Path(info.path), n_threads=qwen_paths.llm_threads, timeout_s=3600
+    )
     yield llm
     llm.close()
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.errors import InterviewerError, InvalidInputError, NotFoundError
+from agent.errors import InterviewerError, InvalidInputError, ModelTimeoutError, NotFoundError
 from agent.models.base import ChatLLM, Embedder, GenerationOptions
 from agent.plan.facts import Fact, fix_particles
 from agent.plan.prompt import QUESTION_SCHEMA, example_questions, question_messages
@@ -111,6 +111,7 @@ class InterviewPlanner:
         used_facts: list[str] = []
         used_terms: list[str] = []
         llm_attempts = llm_valid = 0
+        llm_timed_out = False
         for ordinal, stage in enumerate(allocate(question_count)):
             chunks = await self._retrieve(resume_id, stage, lang, used)
             used.extend(c.id for c in chunks)
@@ -119,10 +120,18 @@ class InterviewPlanner:
             )
             earlier = [q.text for q in questions]
             text, reason = None, None
-            if self._llm is not None and fact is not None and lang in self._options.llm_languages:
+            use_llm = self._llm is not None and lang in self._options.llm_languages
+            if use_llm and fact is not None and not llm_timed_out:
                 llm_attempts += 1
                 sources = [fact.line, *(c.text for c in chunks)]
-                text, reason = await self._llm_question(stage, lang, role, fact, sources, earlier)
+                try:
+                    text, reason = await self._llm_question(stage, lang, role, fact, sources, earlier)
+                except ModelTimeoutError as exc:
+                    # The timed-out call still runs on the model's one thread and every later call
+                    # would queue behind it and time out too: the rest of this plan uses templates.
+                    log.warning("LLM timed out while planning; templates for the rest: %s", exc)
+                    llm_timed_out = True
+                    reason = f"model error: {exc}"
                 llm_valid += text is not None
             source = "llm"
             if text is None:
@@ -140,6 +149,7 @@ class InterviewPlanner:
                 PlannedQuestion(ordinal, stage, text, source, [str(c.id) for c in chunks], reason)
             )
         stats = {
+            "llm_timed_out": llm_timed_out,
             "llm_attempts": llm_attempts,
             "llm_valid": llm_valid,
             "grounded": sum(bool(q.chunk_ids) for q in questions),
@@ -256,6 +266,8 @@ class InterviewPlanner:
             try:
                 completion = await self._llm.complete(messages, schema=QUESTION_SCHEMA, options=options)
                 question = _LLMQuestion.model_validate(json.loads(completion.text)).question.strip()
+            except ModelTimeoutError:
+                raise
             except (InterviewerError, ValidationError, json.JSONDecodeError) as exc:
                 log.info("LLM question for %s unusable: %s", stage, exc)
                 reasons.append(f"model error: {exc}")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from agent.errors import ModelTimeoutError
 from agent.models.registry import QWEN_ALIAS, SMOLLM2_ALIAS
 from agent.plan.facts import english_fact, fix_particles, korean_fact
 from agent.plan.planner import InterviewPlanner, PlanOptions
@@ -392,3 +393,13 @@ def test_the_product_plans_with_the_bilingual_model_in_both_languages(
     assert PlanOptions().llm_languages == {"en", "ko"}
     monkeypatch.setenv("INTERVIEWER_LLM_PATH", SMOLLM2_ALIAS)  # the small model stays a setting away
     assert str(load_settings().llm_path) == SMOLLM2_ALIAS
+
+
+async def test_a_model_timeout_is_not_retried() -> None:
+    # A timed-out call keeps the model's thread busy: trying again would only queue behind it.
+    llm = FakeLLM({"question": "unused"}, delay_s=0.3, timeout_s=0.05)
+    fact = english_fact(EN_FULLSTACK_LINES[1])
+    with pytest.raises(ModelTimeoutError):
+        await _planner(llm)._llm_question(Stage.EXPERIENCE, "en", None, fact, EN_FULLSTACK_LINES, earlier=[])
+    assert len(llm.calls) <= 1
+    llm.close()
