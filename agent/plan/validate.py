@@ -90,8 +90,9 @@ _YEAR_AS_COUNT = re.compile(
 )
 # Scripts neither language of an interview is written in (a 1.5B model drifts into them: "Python, и").
 _FOREIGN_SCRIPT = re.compile(r"[\u0400-\u04ff\u0590-\u06ff\u3040-\u30ff\u4e00-\u9fff]")
-# Endings a Korean question never has: a statement with a question mark, a written-style 는가요.
-_KO_BAD_ENDING = re.compile(r"(?:습니다|는가요|었다|했다|이다|한다)\?$")
+# Endings a Korean question never has: a statement with a question mark, a written-style 는가요, the
+# interviewer offering something or honouring itself (드릴까요, 도와드렸나요: seen from the 1.5B model).
+_KO_BAD_ENDING = re.compile(r"(?:습니다|는가요|었다|했다|이다|한다|드릴까요|드렸나요)\?$")
 _LOWER_LATIN = re.compile(r"(?<![A-Za-z.])[a-z][a-z\-]{2,}(?![A-Za-z])")
 # Three short items and a comma after each: a resume list read out ("JavaScript, TypeScript, HTML5, ...").
 _ITEM_LIST = re.compile(r"(?:(?<![\w.+#/-])[\w.+#/-]+(?: [\w.+#/-]+){0,2}, ){3,}")

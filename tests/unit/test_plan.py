@@ -274,6 +274,7 @@ EN_FULLSTACK_LINES = [
         # words in a Korean question, a resume list read out.
         ("Java, Python, и 클라우드 플랫폼을 어떻게 쓰셨는지 말씀해 주세요.", "ko", "script"),
         ("Spring Boot로 REST API 개발을 진행했고, 배포를 수행했는가요?", "ko", "end"),
+        ("Spring Boot로 만든 REST API의 성장 방향에 대한 설명을 드릴까요?", "ko", "end"),
         ("Spring Boot로 만든 REST API pipelines를 어떻게 운영하셨나요?", "ko", "English words"),
         ("How did you use React, Node.js, MongoDB, Express, and Python in the web app?", "en", "list"),
     ],
