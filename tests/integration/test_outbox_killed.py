@@ -173,7 +173,11 @@ async def test_a_turn_taken_while_postgres_is_down_survives_a_sigkill_of_serve(
         # The answer's turn ends (and the next question after it) with nowhere to be stored: the
         # only copy outside this process is its journal line.
         deadline = asyncio.get_running_loop().time() + STEP_S
-        while not any(t["speaker"] == "candidate" for t in _journaled_turns(data_dir)):
+        # Until the outbox has also met the outage (its first failed try is logged a moment after
+        # the journal line is written: killed in between, the test saw no "retrying").
+        while not (
+            any(t["speaker"] == "candidate" for t in _journaled_turns(data_dir)) and "retrying" in first.log()
+        ):
             assert asyncio.get_running_loop().time() < deadline, first.log()[-4000:]
             assert first.proc.poll() is None, first.log()[-4000:]
             await asyncio.sleep(0.2)
