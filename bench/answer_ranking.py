@@ -1,6 +1,6 @@
 """Does the answer score rank answers by quality? Both labelled sets through the real scoring path.
 
-    flock /tmp/heavy.lock .venv/bin/python -m bench.answer_ranking [--sets calibration,validation]
+    .venv/bin/python -m bench.answer_ranking [--sets calibration,validation]
         [--llm qwen2.5-coder-1.5b] [--threads 2] [--details out.json]
 
 Each answer of ``tests/fixtures/answers/{calibration,validation}.json`` is scored by
