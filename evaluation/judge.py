@@ -16,9 +16,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from agent.errors import InterviewerError, ModelTimeoutError
-from agent.models.base import ChatLLM, GenerationOptions
+from agent.models.base import ChatLLM
 from evaluation.judge_prompt import QUOTE_MAX_CHARS, TOPIC_MAX_CHARS, messages_for
+from evaluation.model_reply import ask_checked
 from evaluation.rubric import COMPETENCIES
 
 log = logging.getLogger(__name__)
@@ -135,29 +135,19 @@ async def judge(
 ) -> JudgeOutcome:
     """Ask the model; a transient model failure (timeout) propagates so the task retries, any other
     failure or invalid output is returned as ``rejected``."""
-    messages = messages_for(question[:400], answer, target_role, language)
-    try:
-        completion = await llm.complete(
-            messages,
-            schema=JUDGE_SCHEMA,
-            options=GenerationOptions(max_tokens=max_tokens, temperature=0.0, seed=0),
-        )
-    except ModelTimeoutError:
-        raise
-    except InterviewerError as exc:
-        log.warning("judge model call failed: %s", exc)
-        return JudgeOutcome(None, f"model error: {exc.message}"[:300])
-    try:
-        judgement = validate(completion.text, answer)
-    except ValueError as exc:
-        return JudgeOutcome(None, f"invalid model output: {exc}"[:300])
+    reply = await ask_checked(
+        llm,
+        messages_for(question[:400], answer, target_role, language),
+        schema=JUDGE_SCHEMA,
+        max_tokens=max_tokens,
+        check=lambda raw: validate(raw, answer),
+        log=log,
+        what="judge",
+    )
+    judgement = reply.value
+    if judgement is None:
+        return JudgeOutcome(None, reply.rejected)
     return JudgeOutcome(
-        Judgement(
-            judgement.ratings,
-            judgement.quotes,
-            judgement.dropped,
-            round(completion.seconds, 3),
-            judgement.answered,
-        ),
+        Judgement(judgement.ratings, judgement.quotes, judgement.dropped, reply.seconds, judgement.answered),
         None,
     )

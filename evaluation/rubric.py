@@ -14,8 +14,8 @@ import logging
 import re
 from dataclasses import dataclass
 
-from agent.errors import InterviewerError, ModelTimeoutError
-from agent.models.base import ChatLLM, ChatMessage, GenerationOptions
+from agent.models.base import ChatLLM, ChatMessage
+from evaluation.model_reply import ask_checked
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +97,16 @@ async def judge(
         ChatMessage("system", _SYSTEM),
         ChatMessage("user", f"{role}Question: {question[:400]}\nAnswer: {answer[:1500]}"),
     ]
-    try:
-        completion = await llm.complete(
-            messages,
-            schema=RUBRIC_SCHEMA,
-            options=GenerationOptions(max_tokens=max_tokens, temperature=0.0, seed=0),
-        )
-    except ModelTimeoutError:
-        raise
-    except InterviewerError as exc:
-        log.warning("rubric model call failed: %s", exc)
-        return RubricOutcome(None, f"model error: {exc.message}"[:300])
-    try:
-        ratings, quote = validate(completion.text, answer)
-    except ValueError as exc:
-        return RubricOutcome(None, f"invalid model output: {exc}"[:300])
-    return RubricOutcome(Rubric(ratings, quote, round(completion.seconds, 3)), None)
+    reply = await ask_checked(
+        llm,
+        messages,
+        schema=RUBRIC_SCHEMA,
+        max_tokens=max_tokens,
+        check=lambda raw: validate(raw, answer),
+        log=log,
+        what="rubric",
+    )
+    if reply.value is None:
+        return RubricOutcome(None, reply.rejected)
+    ratings, quote = reply.value
+    return RubricOutcome(Rubric(ratings, quote, reply.seconds), None)
