@@ -22,7 +22,7 @@ import numpy as np
 from agent.models.base import ModelInfo
 from agent.models.registry import ModelRegistry
 from agent.models.stt import FasterWhisperSTT
-from agent.models.tts import EspeakTTS
+from agent.models.tts import EspeakOptions, EspeakTTS
 from agent.text.korean import speakable
 from agent.text.repetition import has_loop
 from signaling.runtime import model_paths
@@ -124,7 +124,7 @@ async def main() -> str:
                     print(
                         f"  + phone noise {amp} x {seconds} s: {text!r} (unguarded {raw[:80]!r})", flush=True
                     )
-            slow = EspeakTTS.load(info=_ESPEAK_INFO, words_per_minute=LOOPING[1])
+            slow = EspeakTTS.load(info=_ESPEAK_INFO, options=EspeakOptions(words_per_minute=LOOPING[1]))
             clip = await slow.synthesize(LOOPING[0])
             slow.close()
             audio = _to_16k(clip.pcm, clip.sample_rate)
@@ -141,7 +141,8 @@ async def main() -> str:
                 flush=True,
             )
             before = EspeakTTS.load(
-                info=_ESPEAK_INFO, words_per_minute=160, speak_korean=False, clause_pause_ms=0
+                info=_ESPEAK_INFO,
+                options=EspeakOptions(words_per_minute=160, speak_korean=False, clause_pause_ms=0),
             )
             after = EspeakTTS.load(info=_ESPEAK_INFO)
             roundtrip: dict[str, list[float]] = {"before": [], "after": []}

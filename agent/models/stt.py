@@ -7,6 +7,7 @@ Every call costs a fixed floor (~0.7-1.0 s for Whisper base on one core): the en
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,25 @@ if TYPE_CHECKING:
 _INT16_SCALE = 32768.0
 
 
+@dataclass(frozen=True, slots=True)
+class WhisperOptions:
+    compute_type: str = "int8"
+    cpu_threads: int = 1
+    word_timestamps: bool = True
+    """Costs ~0.05-0.1 s a call (a cross-attention alignment pass) and buys segment and word times
+    to ~0.1 s; without it Whisper base rounds segment ends to whole seconds, too coarse to cut
+    audio at."""
+    timeout_s: float = 30
+    workers: int = 1
+    """Calls served at once, each on its own thread with ``cpu_threads`` (CTranslate2 runs them in
+    parallel): with several rooms, two rooms' final transcripts no longer wait for each other on a
+    2-core machine."""
+
+    def __post_init__(self) -> None:
+        if self.cpu_threads < 1:
+            raise ValueError("cpu_threads must be at least 1")
+
+
 class FasterWhisperSTT(SpeechToText):
     """A CTranslate2 Whisper model directory (``model.bin``, ``config.json``, ``tokenizer.json``).
 
@@ -36,66 +56,30 @@ class FasterWhisperSTT(SpeechToText):
     """
 
     def __init__(
-        self,
-        *,
-        info: ModelInfo,
-        model_dir: Path,
-        compute_type: str = "int8",
-        cpu_threads: int = 1,
-        word_timestamps: bool = True,
-        timeout_s: float = 30,
-        workers: int = 1,
+        self, *, info: ModelInfo, model_dir: Path, options: WhisperOptions = WhisperOptions()
     ) -> None:
-        if cpu_threads < 1:
-            raise ValueError("cpu_threads must be at least 1")
-        super().__init__(info, timeout_s=timeout_s, workers=workers)
-        self.workers = workers
+        super().__init__(info, timeout_s=options.timeout_s, workers=options.workers)
         self.model_dir = model_dir
-        self.compute_type = compute_type
-        self.cpu_threads = cpu_threads
-        self.word_timestamps = word_timestamps
+        self.options = options
         self.languages: frozenset[str] = frozenset()
         """Filled by :meth:`load`: every Whisper language, or only "en" for an ``.en`` model."""
         self._model: WhisperModel | None = None
 
     @classmethod
     def load(
-        cls,
-        *,
-        info: ModelInfo,
-        model_dir: Path,
-        compute_type: str = "int8",
-        cpu_threads: int = 1,
-        word_timestamps: bool = True,
-        timeout_s: float = 30,
-        workers: int = 1,
+        cls, *, info: ModelInfo, model_dir: Path, options: WhisperOptions = WhisperOptions()
     ) -> FasterWhisperSTT:
-        """Read the model, blocking the caller (call it from a worker thread in async code).
-
-        ``word_timestamps`` costs ~0.05-0.1 s a call (a cross-attention alignment pass) and buys
-        segment and word times to ~0.1 s; without it Whisper base rounds segment ends to whole
-        seconds, too coarse to cut audio at. ``workers``: calls served at once, each on its own
-        thread with ``cpu_threads`` (CTranslate2 runs them in parallel): with several rooms, two
-        rooms' final transcripts no longer wait for each other on a 2-core machine.
-        """
+        """Read the model, blocking the caller (call it from a worker thread in async code)."""
         if not (model_dir / "model.bin").is_file():
             raise ModelUnavailableError(f"STT model directory {model_dir} has no CTranslate2 model.bin")
-        model = cls(
-            info=info,
-            model_dir=model_dir,
-            compute_type=compute_type,
-            cpu_threads=cpu_threads,
-            word_timestamps=word_timestamps,
-            timeout_s=timeout_s,
-            workers=workers,
-        )
+        model = cls(info=info, model_dir=model_dir, options=options)
         model._load_on_thread(
             f"STT model {model_dir}",
             lambda: {
-                "compute_type": compute_type,
-                "cpu_threads": cpu_threads,
-                "workers": workers,
-                "word_timestamps": word_timestamps,
+                "compute_type": options.compute_type,
+                "cpu_threads": options.cpu_threads,
+                "workers": options.workers,
+                "word_timestamps": options.word_timestamps,
                 "multilingual": len(model.languages) > 1,
             },
         )
@@ -109,9 +93,9 @@ class FasterWhisperSTT(SpeechToText):
         whisper = WhisperModel(
             str(self.model_dir),
             device="cpu",
-            compute_type=self.compute_type,
-            cpu_threads=self.cpu_threads,
-            num_workers=self.workers,
+            compute_type=self.options.compute_type,
+            cpu_threads=self.options.cpu_threads,
+            num_workers=self.options.workers,
             local_files_only=True,
         )
         self.languages = frozenset(whisper.supported_languages)
@@ -162,7 +146,7 @@ class FasterWhisperSTT(SpeechToText):
             vad_filter=False,
             without_timestamps=False,
             initial_prompt=prompt or None,
-            word_timestamps=self.word_timestamps,
+            word_timestamps=self.options.word_timestamps,
         )
         # A lazy generator: the decoding happens while it is consumed, inside this thread.
         voiced_s = len(voiced) / self.sample_rate

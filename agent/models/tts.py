@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -124,58 +124,40 @@ def _chunk_bytes(sample_rate: int, chunk_s: float) -> int:
 # --- Piper ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class PiperOptions:
+    config_path: Path | None = None
+    """The voice's ``.onnx.json``; None: next to the ``.onnx``."""
+    threads: int = 1
+    chunk_s: float = 0.25
+    gap_s: float = 0.1
+    timeout_s: float = 30
+
+    def __post_init__(self) -> None:
+        if self.threads < 1:
+            raise ValueError("threads must be at least 1")
+        if self.gap_s < 0:
+            raise ValueError("gap_s must not be negative")
+
+
 class PiperTTS(TextToSpeech):
     """A Piper voice (``.onnx`` with its ``.onnx.json``), run by onnxruntime on the CPU."""
 
-    def __init__(
-        self,
-        *,
-        info: ModelInfo,
-        voice_path: Path,
-        config_path: Path | None = None,
-        threads: int = 1,
-        chunk_s: float = 0.25,
-        gap_s: float = 0.1,
-        timeout_s: float = 30,
-    ) -> None:
-        if threads < 1:
-            raise ValueError("threads must be at least 1")
-        if gap_s < 0:
-            raise ValueError("gap_s must not be negative")
-        super().__init__(info, timeout_s=timeout_s)
+    def __init__(self, *, info: ModelInfo, voice_path: Path, options: PiperOptions = PiperOptions()) -> None:
+        super().__init__(info, timeout_s=options.timeout_s)
         self.voice_path = voice_path
-        self.config_path = config_path or voice_path.with_suffix(".onnx.json")
-        self.threads = threads
-        self.chunk_s = chunk_s
-        self.gap_s = gap_s
+        self.config_path = options.config_path or voice_path.with_suffix(".onnx.json")
+        self.options = options
         self.language = "en"
         self._voice: PiperVoice | None = None
 
     @classmethod
-    def load(
-        cls,
-        *,
-        info: ModelInfo,
-        voice_path: Path,
-        config_path: Path | None = None,
-        threads: int = 1,
-        chunk_s: float = 0.25,
-        gap_s: float = 0.1,
-        timeout_s: float = 30,
-    ) -> PiperTTS:
+    def load(cls, *, info: ModelInfo, voice_path: Path, options: PiperOptions = PiperOptions()) -> PiperTTS:
         """Read the voice, blocking the caller (call it from a worker thread in async code)."""
-        for path in (voice_path, config_path or voice_path.with_suffix(".onnx.json")):
+        for path in (voice_path, options.config_path or voice_path.with_suffix(".onnx.json")):
             if not path.is_file():
                 raise ModelUnavailableError(f"Piper voice file not found: {path}")
-        model = cls(
-            info=info,
-            voice_path=voice_path,
-            config_path=config_path,
-            threads=threads,
-            chunk_s=chunk_s,
-            gap_s=gap_s,
-            timeout_s=timeout_s,
-        )
+        model = cls(info=info, voice_path=voice_path, options=options)
         model._load_on_thread(
             f"Piper voice {voice_path}",
             lambda: {"language": model.language, "sample_rate": model.sample_rate},
@@ -191,7 +173,7 @@ class PiperTTS(TextToSpeech):
         config = json.loads(self.config_path.read_text(encoding="utf-8"))
         options = onnxruntime.SessionOptions()
         # Piper's own loader leaves onnxruntime on every core; the STT and the LLM need theirs.
-        options.intra_op_num_threads = self.threads
+        options.intra_op_num_threads = self.options.threads
         options.inter_op_num_threads = 1
         session = onnxruntime.InferenceSession(
             str(self.voice_path), sess_options=options, providers=["CPUExecutionProvider"]
@@ -205,8 +187,8 @@ class PiperTTS(TextToSpeech):
         voice = self._voice
         if voice is None:
             raise ModelUnavailableError("Piper voice is not loaded: use PiperTTS.load")
-        chunk_bytes = _chunk_bytes(self.sample_rate, self.chunk_s)
-        gap = bytes(2 * round(self.gap_s * self.sample_rate))
+        chunk_bytes = _chunk_bytes(self.sample_rate, self.options.chunk_s)
+        gap = bytes(2 * round(self.options.gap_s * self.sample_rate))
         if self.language == "ko":
             # Piper phonemizes with espeak-ng, whose Korean rules switch to English for Latin words.
             text = speakable(text)
@@ -237,6 +219,24 @@ ESPEAK_CLAUSE_PAUSE_MS = 400
 """A break after a comma replaces espeak-ng's own (~0.2 s at 140 wpm): a clause then ends audibly."""
 
 
+@dataclass(frozen=True, slots=True)
+class EspeakOptions:
+    voice: str = "ko"
+    executable: str = "espeak-ng"
+    """A program name or path; :meth:`EspeakTTS.load` resolves it on PATH."""
+    words_per_minute: int = ESPEAK_KO_WPM
+    chunk_s: float = 0.25
+    timeout_s: float = 10
+    speak_korean: bool = True
+    clause_pause_ms: int = ESPEAK_CLAUSE_PAUSE_MS
+
+    def __post_init__(self) -> None:
+        if not 80 <= self.words_per_minute <= 450:
+            raise ValueError("words_per_minute must be within [80, 450]")
+        if not 0 <= self.clause_pause_ms <= 2000:
+            raise ValueError("clause_pause_ms must be within [0, 2000]")
+
+
 class EspeakTTS(TextToSpeech):
     """The Debian ``espeak-ng`` program, one process per call: robotic, but any language and ~10 ms
     a sentence. The Korean voice until a neural one is configured (``INTERVIEWER_TTS_KO_PATH``: a
@@ -247,60 +247,23 @@ class EspeakTTS(TextToSpeech):
     English), and ``clause_pause_ms`` adds a pause after each clause mark.
     """
 
-    def __init__(
-        self,
-        *,
-        info: ModelInfo,
-        voice: str = "ko",
-        executable: str = "espeak-ng",
-        words_per_minute: int = ESPEAK_KO_WPM,
-        chunk_s: float = 0.25,
-        timeout_s: float = 10,
-        speak_korean: bool = True,
-        clause_pause_ms: int = ESPEAK_CLAUSE_PAUSE_MS,
-    ) -> None:
-        if not 80 <= words_per_minute <= 450:
-            raise ValueError("words_per_minute must be within [80, 450]")
-        if not 0 <= clause_pause_ms <= 2000:
-            raise ValueError("clause_pause_ms must be within [0, 2000]")
-        super().__init__(info, timeout_s=timeout_s)
-        self.voice = voice
-        self.executable = executable
-        self.words_per_minute = words_per_minute
-        self.chunk_s = chunk_s
-        self.languages = frozenset({voice.split("-")[0].lower()})
-        self.speak_korean = speak_korean and "ko" in self.languages
-        self.clause_pause_ms = clause_pause_ms
+    def __init__(self, *, info: ModelInfo, options: EspeakOptions = EspeakOptions()) -> None:
+        super().__init__(info, timeout_s=options.timeout_s)
+        self.options = options
+        self.languages = frozenset({options.voice.split("-")[0].lower()})
+        self.speak_korean = options.speak_korean and "ko" in self.languages
 
     @classmethod
-    def load(
-        cls,
-        *,
-        info: ModelInfo,
-        voice: str = "ko",
-        executable: str = "espeak-ng",
-        words_per_minute: int = ESPEAK_KO_WPM,
-        chunk_s: float = 0.25,
-        timeout_s: float = 10,
-        speak_korean: bool = True,
-        clause_pause_ms: int = ESPEAK_CLAUSE_PAUSE_MS,
-    ) -> EspeakTTS:
+    def load(cls, *, info: ModelInfo, options: EspeakOptions = EspeakOptions()) -> EspeakTTS:
         """Find the program and check the voice with one short synthesis (blocking, ~10 ms)."""
-        found = shutil.which(executable)
+        found = shutil.which(options.executable)
         if found is None:
             raise ModelUnavailableError(
-                f"{executable} not found: install the Debian package espeak-ng (apt-get install espeak-ng)"
+                f"{options.executable} not found: install the Debian package espeak-ng "
+                "(apt-get install espeak-ng)"
             )
-        model = cls(
-            info=info,
-            voice=voice,
-            executable=found,
-            words_per_minute=words_per_minute,
-            chunk_s=chunk_s,
-            timeout_s=timeout_s,
-            speak_korean=speak_korean,
-            clause_pause_ms=clause_pause_ms,
-        )
+        model = cls(info=info, options=replace(options, executable=found))
+        voice = options.voice
         start = time.perf_counter()
         if not _espeak_has_voice(found, voice):
             model.close()
@@ -325,9 +288,10 @@ class EspeakTTS(TextToSpeech):
         text = " ".join(text.split())
         if not text:
             return
-        command = [self.executable, "-v", self.voice, "-s", str(self.words_per_minute), "--stdout", "--stdin"]
+        o = self.options
+        command = [o.executable, "-v", o.voice, "-s", str(o.words_per_minute), "--stdout", "--stdin"]
         text = self.prepare(text)
-        if self.clause_pause_ms:
+        if o.clause_pause_ms:
             command.insert(1, "-m")  # SSML: the pauses are <break> marks
         # Text on stdin, never argv: a text starting with "-" would be read as an option.
         rate: int | None = None
@@ -345,7 +309,7 @@ class EspeakTTS(TextToSpeech):
                 rate = _read_wav_header(process.stdout)
                 if rate is not None:
                     self.sample_rate = rate
-                    chunk_bytes = _chunk_bytes(rate, self.chunk_s)
+                    chunk_bytes = _chunk_bytes(rate, o.chunk_s)
                     while not stop.is_set():
                         block = process.stdout.read(chunk_bytes)
                         if not block:
@@ -370,10 +334,10 @@ class EspeakTTS(TextToSpeech):
         """The text espeak-ng is given: Korean readings, and SSML pauses after clause marks."""
         if self.speak_korean:
             text = speakable(text)
-        if not self.clause_pause_ms:
+        if not self.options.clause_pause_ms:
             return text
         escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        pause = f'<break time="{self.clause_pause_ms}ms"/>'
+        pause = f'<break time="{self.options.clause_pause_ms}ms"/>'
         # After commas only: at a sentence end espeak-ng's own pause is longer than the break, which
         # would replace it. (Not ";" either: the escapes above end in one.)
         return re.sub(r"([,，:])(?=\s)", lambda m: m.group(1) + pause, escaped)
@@ -436,55 +400,37 @@ def _read_wav_header(stream: IO[bytes]) -> int | None:
 _COQUI_CHECKPOINTS = ("model.pth", "best_model.pth", "model_file.pth", "checkpoint.pth")
 
 
+@dataclass(frozen=True, slots=True)
+class CoquiOptions:
+    speaker: str | None = None
+    speaker_wav: Path | None = None
+    chunk_s: float = 0.25
+    timeout_s: float = 60
+
+
 class CoquiTTS(TextToSpeech):
     """A Coqui TTS model directory (``config.json`` plus a checkpoint; XTTS v2 or a VITS model), run by
     the optional ``coqui`` extra: coqui-tts, which needs torch, torchaudio and torchcodec of one build.
     Nothing is downloaded: only a local directory is accepted."""
 
     def __init__(
-        self,
-        *,
-        info: ModelInfo,
-        model_dir: Path,
-        language: str,
-        speaker: str | None = None,
-        speaker_wav: Path | None = None,
-        chunk_s: float = 0.25,
-        timeout_s: float = 60,
+        self, *, info: ModelInfo, model_dir: Path, language: str, options: CoquiOptions = CoquiOptions()
     ) -> None:
-        super().__init__(info, timeout_s=timeout_s)
+        super().__init__(info, timeout_s=options.timeout_s)
         self.model_dir = model_dir
         self.language = language
-        self.speaker = speaker
-        self.speaker_wav = speaker_wav
-        self.chunk_s = chunk_s
+        self.options = options
         self.languages = frozenset({language})
         self._tts: Any = None
 
     @classmethod
     def load(
-        cls,
-        *,
-        info: ModelInfo,
-        model_dir: Path,
-        language: str,
-        speaker: str | None = None,
-        speaker_wav: Path | None = None,
-        chunk_s: float = 0.25,
-        timeout_s: float = 60,
+        cls, *, info: ModelInfo, model_dir: Path, language: str, options: CoquiOptions = CoquiOptions()
     ) -> CoquiTTS:
         """Load the model on the CPU (blocking). ``coqui-tts`` missing is a ModelUnavailableError."""
         if not (model_dir / "config.json").is_file():
             raise ModelUnavailableError(f"Coqui TTS model directory {model_dir} has no config.json")
-        model = cls(
-            info=info,
-            model_dir=model_dir,
-            language=language,
-            speaker=speaker,
-            speaker_wav=speaker_wav,
-            chunk_s=chunk_s,
-            timeout_s=timeout_s,
-        )
+        model = cls(info=info, model_dir=model_dir, language=language, options=options)
         model._load_on_thread(
             f"Coqui TTS model {model_dir}", lambda: {"language": language, "sample_rate": model.sample_rate}
         )
@@ -519,11 +465,11 @@ class CoquiTTS(TextToSpeech):
         options: dict[str, Any] = {}
         if getattr(self._tts, "is_multi_lingual", False):
             options["language"] = self.language
-        if self.speaker is not None:
-            options["speaker"] = self.speaker
-        if self.speaker_wav is not None:
-            options["speaker_wav"] = str(self.speaker_wav)
-        chunk_bytes = _chunk_bytes(self.sample_rate, self.chunk_s)
+        if self.options.speaker is not None:
+            options["speaker"] = self.options.speaker
+        if self.options.speaker_wav is not None:
+            options["speaker_wav"] = str(self.options.speaker_wav)
+        chunk_bytes = _chunk_bytes(self.sample_rate, self.options.chunk_s)
         for piece in split_sentences(text, self.language):
             if stop.is_set():
                 return

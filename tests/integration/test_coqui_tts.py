@@ -161,7 +161,7 @@ async def test_stream_yields_mono_s16_at_the_model_rate(router: MultiLanguageTTS
     assert all(len(chunk.pcm) % 2 == 0 and chunk.pcm for chunk in chunks)
     assert [chunk.final for chunk in chunks] == [False] * (len(chunks) - 1) + [True]
     # Slices of chunk_s: every chunk but each piece's last is exactly one slice long.
-    assert max(len(chunk.pcm) for chunk in chunks) <= round(SAMPLE_RATE * voice.chunk_s) * 2
+    assert max(len(chunk.pcm) for chunk in chunks) <= round(SAMPLE_RATE * voice.options.chunk_s) * 2
     seconds = sum(len(chunk.pcm) for chunk in chunks) / 2 / SAMPLE_RATE
     # Random durations, but each character gets at least a frame (64 samples): about 0.2 s at
     # least for these sentences, and far less than a minute.

@@ -23,7 +23,7 @@ from agent.models.base import Pcm16
 from agent.models.registry import ModelRegistry
 from agent.models.stt import FasterWhisperSTT
 from agent.models.transcriber import IncrementalTranscriber
-from agent.models.tts import EspeakTTS, PiperTTS
+from agent.models.tts import EspeakOptions, EspeakTTS, PiperTTS
 from agent.models.vad import SpeechEnded, SpeechSegmenter, SpeechStarted
 from agent.text.repetition import has_loop
 from signaling.runtime import model_paths
@@ -245,7 +245,7 @@ LOOPING_LINE = "응답 속도를 30% 개선하신 과정이 궁금해요."
 async def test_repetition_loop_is_removed_on_a_recording_that_triggers_it(speech: ModelRegistry) -> None:
     if "ko" not in getattr(speech.stt, "languages", {"ko"}):
         pytest.skip(f"STT model {speech.stt.info.name} is English-only")
-    voice = EspeakTTS.load(info=speech.tts.voice("ko").info, words_per_minute=120)
+    voice = EspeakTTS.load(info=speech.tts.voice("ko").info, options=EspeakOptions(words_per_minute=120))
     clip = await voice.synthesize(LOOPING_LINE)
     voice.close()
     audio = _to_16k(clip.pcm, clip.sample_rate)

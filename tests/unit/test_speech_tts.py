@@ -19,7 +19,9 @@ import pytest
 from agent.errors import InvalidInputError, ModelError, ModelUnavailableError
 from agent.models.base import ModelInfo, TextToSpeech
 from agent.models.tts import (
+    CoquiOptions,
     CoquiTTS,
+    EspeakOptions,
     EspeakTTS,
     MultiLanguageTTS,
     _read_wav_header,
@@ -147,9 +149,11 @@ def test_espeak_korean_text_is_written_as_korean_reads_it() -> None:
     assert prepared == (
         '스프링 부트로,<break time="400ms"/> 응답 속도를 삼십 퍼센트 개선하셨죠? 이천십구년 앤 &lt;끝&gt;'
     )
-    plain = EspeakTTS(info=_info("espeak-ng-ko", "tts_ko"), speak_korean=False, clause_pause_ms=0)
+    plain = EspeakTTS(
+        info=_info("espeak-ng-ko", "tts_ko"), options=EspeakOptions(speak_korean=False, clause_pause_ms=0)
+    )
     assert plain.prepare("API, 30%.") == "API, 30%."
-    english = EspeakTTS(info=_info("espeak-ng-en"), voice="en", clause_pause_ms=0)
+    english = EspeakTTS(info=_info("espeak-ng-en"), options=EspeakOptions(voice="en", clause_pause_ms=0))
     assert english.prepare("API 30%") == "API 30%"  # only the Korean voice reads Latin in Korean
 
 
@@ -157,14 +161,15 @@ def test_espeak_korean_text_is_written_as_korean_reads_it() -> None:
 async def test_espeak_clause_pauses_lengthen_the_audio() -> None:
     text = "네, 좋습니다. 그럼, 다음 질문으로, 넘어가겠습니다."
     paused = await EspeakTTS.load(info=_info("espeak-ng-ko", "tts_ko")).synthesize(text)
-    plain = await EspeakTTS.load(info=_info("espeak-ng-ko", "tts_ko"), clause_pause_ms=0).synthesize(text)
+    unpaused = EspeakOptions(clause_pause_ms=0)
+    plain = await EspeakTTS.load(info=_info("espeak-ng-ko", "tts_ko"), options=unpaused).synthesize(text)
     # Three commas: each break is 0.4 s where espeak-ng alone pauses ~0.2 s.
     assert paused.duration_s > plain.duration_s + 0.3
 
 
 @needs_espeak
 async def test_espeak_stops_when_the_listener_goes_away() -> None:
-    tts = EspeakTTS.load(info=_info("espeak-ng-ko", "tts_ko"), chunk_s=0.05)
+    tts = EspeakTTS.load(info=_info("espeak-ng-ko", "tts_ko"), options=EspeakOptions(chunk_s=0.05))
     long_text = "이것은 아주 긴 문장입니다. " * 200
 
     async def first_chunk_only() -> None:
@@ -183,9 +188,9 @@ async def test_espeak_stops_when_the_listener_goes_away() -> None:
 @needs_espeak
 def test_espeak_problems_are_unavailable_models() -> None:
     with pytest.raises(ModelUnavailableError, match="apt-get install espeak-ng"):
-        EspeakTTS.load(info=_info("x"), executable="espeak-ng-not-here")
+        EspeakTTS.load(info=_info("x"), options=EspeakOptions(executable="espeak-ng-not-here"))
     with pytest.raises(ModelUnavailableError, match="no voice"):
-        EspeakTTS.load(info=_info("x"), voice="no-such-voice-xx")
+        EspeakTTS.load(info=_info("x"), options=EspeakOptions(voice="no-such-voice-xx"))
 
 
 # --- Coqui ------------------------------------------------------------------------------------------
@@ -231,7 +236,9 @@ async def test_coqui_adapter_streams_pieces_at_the_model_rate(
     monkeypatch.setitem(sys.modules, "TTS", types.ModuleType("TTS"))
     monkeypatch.setitem(sys.modules, "TTS.api", api)
 
-    tts = CoquiTTS.load(info=_info("xtts"), model_dir=tmp_path, language="ko", speaker="Ana")
+    tts = CoquiTTS.load(
+        info=_info("xtts"), model_dir=tmp_path, language="ko", options=CoquiOptions(speaker="Ana")
+    )
     chunks = [chunk async for chunk in tts.stream("첫 번째 문장입니다. 두 번째 문장입니다.")]
 
     model = _StandInCoqui.instances[-1]
