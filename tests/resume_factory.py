@@ -4,6 +4,7 @@ files a user's clone lacks."""
 from __future__ import annotations
 
 import io
+import zipfile
 
 EN_RESUME = """Jane Park
 Backend Engineer
@@ -99,4 +100,39 @@ def docx_bytes(text: str) -> bytes:
         document.add_paragraph(line)
     buf = io.BytesIO()
     document.save(buf)
+    return buf.getvalue()
+
+
+def encrypted_pdf(pdf: bytes, user_password: str) -> bytes:
+    """``pdf`` locked with ``user_password``; an empty one only restricts printing and copying."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.encrypt(user_password=user_password, owner_password="owner-secret")
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def blank_pdf() -> bytes:
+    """One empty A4 page: a PDF without a text layer, as a scan is."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def docx_with_padding(docx: bytes, size: int, name: str = "word/media/pad.bin") -> bytes:
+    """``docx`` plus one entry of ``size`` zero bytes, streamed so memory stays small."""
+    buf = io.BytesIO(docx)
+    with (
+        zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open(name, "w") as entry,
+    ):
+        block = b"\0" * (1 << 20)
+        for _ in range(size // len(block)):
+            entry.write(block)
     return buf.getvalue()

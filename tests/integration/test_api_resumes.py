@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import io
 import uuid
-import zipfile
 
 import httpx
 import pytest
-from pypdf import PdfWriter
 from sqlalchemy import func, select
 
 from db.engine import unit_of_work
 from db.models import ResumeChunk
 from signaling.runtime import Runtime
 from tests.fixtures_paths import shared_fixture
-from tests.resume_factory import EN_RESUME, EN_RESUME_NO_ROLE, KO_RESUME, docx_bytes, pdf_bytes
+from tests.resume_factory import (
+    EN_RESUME,
+    EN_RESUME_NO_ROLE,
+    KO_RESUME,
+    blank_pdf,
+    docx_bytes,
+    docx_with_padding,
+    encrypted_pdf,
+    pdf_bytes,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -108,36 +114,6 @@ async def test_real_fixture_resumes(client: httpx.AsyncClient, name: str) -> Non
     assert body["parsed"]["header"]["name"]
 
 
-def _encrypted_pdf() -> bytes:
-    from pypdf import PdfReader
-
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes(EN_RESUME))))
-    writer.encrypt(user_password="secret", owner_password="owner")
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
-def _blank_pdf() -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
-def _zip_bomb_docx() -> bytes:
-    buf = io.BytesIO(docx_bytes(EN_RESUME))
-    with (
-        zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED) as zf,
-        zf.open("word/media/pad.bin", "w") as f,
-    ):
-        block = b"\0" * (1 << 20)
-        for _ in range(80):  # 80 MB of zeros, ~80 KB compressed
-            f.write(block)
-    return buf.getvalue()
-
-
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 200
 
 
@@ -147,11 +123,12 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 200
         ("huge.pdf", lambda: b"%PDF-1.4\n" + b"0" * (5 * 1024 * 1024 + 10), 413, "UploadTooLargeError"),
         ("photo.pdf", lambda: PNG, 415, "UnsupportedFileTypeError"),
         ("old.doc", lambda: bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 500, 415, "UnsupportedFileTypeError"),
-        ("locked.pdf", _encrypted_pdf, 422, "UnreadableDocumentError"),
-        ("blank.pdf", _blank_pdf, 422, "UnreadableDocumentError"),
+        ("locked.pdf", lambda: encrypted_pdf(pdf_bytes(EN_RESUME), "secret"), 422, "UnreadableDocumentError"),
+        ("blank.pdf", blank_pdf, 422, "UnreadableDocumentError"),
         ("cut.pdf", lambda: pdf_bytes(EN_RESUME)[:700], 422, "UnreadableDocumentError"),
         ("empty.txt", lambda: b"   \n\n  ", 422, "UnreadableDocumentError"),
-        ("bomb.docx", _zip_bomb_docx, 413, "UploadTooLargeError"),
+        # 80 MB of zeros, ~80 KB compressed
+        ("bomb.docx", lambda: docx_with_padding(docx_bytes(EN_RESUME), 80 << 20), 413, "UploadTooLargeError"),
         ("broken.docx", lambda: b"PK\x03\x04" + b"\x00" * 300, 422, "UnreadableDocumentError"),
     ],
 )

@@ -25,6 +25,7 @@ from agent.resume.extract import (
     normalize_text,
 )
 from tests.fixtures_paths import shared_fixture
+from tests.resume_factory import blank_pdf, docx_with_padding, encrypted_pdf
 
 LIMITS = ExtractLimits()
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 200
@@ -72,39 +73,6 @@ def paragraphs_docx(lines: list[str]) -> bytes:
             document.add_paragraph(line)
 
     return make_docx(build)
-
-
-def encrypted_pdf(user_password: str) -> bytes:
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf([EN_LINES]))))
-    writer.encrypt(user_password=user_password, owner_password="owner-secret")
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
-def blank_pdf() -> bytes:
-    from pypdf import PdfWriter
-
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
-def docx_with_padding(size: int, name: str = "word/media/pad.bin") -> bytes:
-    """A valid DOCX plus one entry of ``size`` zero bytes, streamed so memory stays small."""
-    buf = io.BytesIO(paragraphs_docx(EN_LINES))
-    with (
-        zipfile.ZipFile(buf, "a", compression=zipfile.ZIP_DEFLATED) as archive,
-        archive.open(name, "w") as entry,
-    ):
-        block = b"\0" * (1 << 20)
-        for _ in range(size // len(block)):
-            entry.write(block)
-    return buf.getvalue()
 
 
 def extract(data: bytes, filename: str = "resume", limits: ExtractLimits = LIMITS) -> ExtractedDocument:
@@ -265,12 +233,12 @@ def test_pdf_over_page_limit() -> None:
 
 def test_encrypted_pdf_is_refused() -> None:
     with pytest.raises(UnreadableDocumentError, match="encrypted"):
-        extract(encrypted_pdf("secret"), "locked.pdf")
+        extract(encrypted_pdf(make_pdf([EN_LINES]), "secret"), "locked.pdf")
 
 
 def test_pdf_encrypted_with_an_empty_user_password_opens() -> None:
     # Owner-password-only PDFs (printing/copy restrictions) open in any viewer without a prompt.
-    assert extract(encrypted_pdf(""), "restricted.pdf").text.startswith("Jane Park")
+    assert extract(encrypted_pdf(make_pdf([EN_LINES]), ""), "restricted.pdf").text.startswith("Jane Park")
 
 
 @pytest.mark.parametrize("keep", [0.1, 0.5, 0.9])
@@ -336,7 +304,7 @@ def test_docx_with_only_empty_paragraphs_has_no_text() -> None:
 
 
 def test_zip_bomb_docx_is_rejected_before_parsing() -> None:
-    bomb = docx_with_padding(60 * 1024 * 1024)
+    bomb = docx_with_padding(paragraphs_docx(EN_LINES), 60 * 1024 * 1024)
     assert len(bomb) < LIMITS.max_bytes  # it passes the upload limit: only the archive check stops it
     with pytest.raises(UploadTooLargeError, match="expands"):
         extract(bomb, "bomb.docx")
@@ -344,7 +312,7 @@ def test_zip_bomb_docx_is_rejected_before_parsing() -> None:
 
 def test_docx_entry_with_extreme_compression_ratio_is_rejected() -> None:
     with pytest.raises(UploadTooLargeError, match="expands"):
-        extract(docx_with_padding(4 * 1024 * 1024), "bomb.docx")
+        extract(docx_with_padding(paragraphs_docx(EN_LINES), 4 * 1024 * 1024), "bomb.docx")
 
 
 def test_docx_with_too_many_entries_is_rejected() -> None:
