@@ -27,8 +27,8 @@ import time
 import uuid
 from pathlib import Path
 
-from evaluation.workers import LocalWorkers, PoolOptions
-from signaling.runtime import Runtime, worker_config
+from evaluation.workers import PoolOptions
+from signaling.runtime import Runtime
 from signaling.settings import load_settings
 from tests.evaluation_data import QUALITY_SET
 from tests.evaluation_helpers import (
@@ -38,6 +38,7 @@ from tests.evaluation_helpers import (
     is_report,
     is_score,
     make_interview,
+    worker_pool,
 )
 
 ENGLISH = [item for item in QUALITY_SET if item.language == "en"]
@@ -74,31 +75,18 @@ async def _interview(runtime: Runtime, answers: int, *, enqueue: bool, interval_
     return elapsed
 
 
-async def _pool(runtime: Runtime, processes: int) -> LocalWorkers:
-    config = worker_config(runtime.settings, database_url=runtime.database_url, redis_url=runtime.redis_url)
-    workers = LocalWorkers(config, PoolOptions(processes=processes, nice=0))
-    await asyncio.to_thread(workers.start, wait=True, timeout_s=180)
-    return workers
-
-
 async def scoring_figures(answers: int, interval_s: float, data_dir: Path) -> dict[str, str]:
     settings = load_settings(data_dir=data_dir, rate_limit_per_minute=0, enable_calls=False, eval_workers=0)
     runtime = await Runtime.open(settings, progress=lambda line: print(f"  {line}"))
     try:
-        workers = await _pool(runtime, 1)
-        try:
+        async with worker_pool(runtime, PoolOptions(processes=1, nice=0)):
             serial = await _interview(runtime, answers, enqueue=False, interval_s=0)
-        finally:
-            await asyncio.to_thread(workers.stop)
         print(f"  serial (1 process): {serial:.2f} s")
-        workers = await _pool(runtime, 2)
-        try:
+        async with worker_pool(runtime, PoolOptions(processes=2, nice=0)):
             pooled = await _interview(runtime, answers, enqueue=False, interval_s=0)
             print(f"  pool (2 processes): {pooled:.2f} s")
             during = await _interview(runtime, answers, enqueue=True, interval_s=interval_s)
             print(f"  scored during the call, hang-up -> report: {during:.2f} s")
-        finally:
-            await asyncio.to_thread(workers.stop)
     finally:
         await runtime.close()
     return {

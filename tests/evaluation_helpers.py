@@ -1,12 +1,14 @@
 """Helpers for the evaluation tests and the report benchmark: an interview with its resume ingested,
-turn rows written the way the call writes them, and waiting on the interview's live events."""
+turn rows written the way the call writes them, a pool of worker processes, and waiting on the
+interview's live events."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from redis.asyncio import Redis
@@ -15,7 +17,8 @@ from sqlalchemy import update
 from db import events, queries
 from db.engine import unit_of_work
 from db.models import Interview, Question
-from signaling.runtime import Runtime
+from evaluation.workers import LocalWorkers, PoolOptions
+from signaling.runtime import Runtime, worker_config
 from tests.resume_factory import EN_RESUME, KO_RESUME
 
 
@@ -75,6 +78,18 @@ async def add_exchange(
         )  # fmt: skip
         turn_id: uuid.UUID = row.id
     return turn_id
+
+
+@asynccontextmanager
+async def worker_pool(runtime: Runtime, options: PoolOptions) -> AsyncIterator[LocalWorkers]:
+    """Worker processes on the runtime's database and broker, taking tasks until the block ends."""
+    config = worker_config(runtime.settings, database_url=runtime.database_url, redis_url=runtime.redis_url)
+    workers = LocalWorkers(config, options)
+    await asyncio.to_thread(workers.start, wait=True, timeout_s=180)
+    try:
+        yield workers
+    finally:
+        await asyncio.to_thread(workers.stop)
 
 
 async def end_interview(runtime: Runtime, interview_id: uuid.UUID) -> None:

@@ -32,7 +32,7 @@ from evaluation.workers import LocalWorkers, PoolOptions
 from signaling.runtime import Runtime, worker_config
 from tests.evaluation_answer_helpers import plain_interview
 from tests.evaluation_data import QUALITY_SET
-from tests.evaluation_helpers import EventWaiter, end_interview, is_report
+from tests.evaluation_helpers import EventWaiter, end_interview, is_report, worker_pool
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -41,12 +41,10 @@ GOOD = [item for item in QUALITY_SET if item.language == "en" and item.label == 
 
 @pytest.fixture(scope="module")
 async def pool(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalWorkers]:
-    config = worker_config(runtime.settings, database_url=runtime.database_url, redis_url=runtime.redis_url)
     log_file: Path = tmp_path_factory.mktemp("workers") / "workers.log"
-    workers = LocalWorkers(config, PoolOptions(processes=1, nice=5, log_file=log_file, loglevel="INFO"))
-    await asyncio.to_thread(workers.start, wait=True, timeout_s=180)
-    yield workers
-    await asyncio.to_thread(workers.stop)
+    options = PoolOptions(processes=1, nice=5, log_file=log_file, loglevel="INFO")
+    async with worker_pool(runtime, options) as workers:
+        yield workers
 
 
 async def _turn(
