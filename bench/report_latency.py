@@ -33,7 +33,7 @@ from signaling.settings import load_settings
 from tests.evaluation_data import QUALITY_SET
 from tests.evaluation_helpers import (
     EventWaiter,
-    add_exchange,
+    add_labelled,
     end_interview,
     is_report,
     is_score,
@@ -52,15 +52,7 @@ async def _interview(runtime: Runtime, answers: int, *, enqueue: bool, interval_
     async with EventWaiter(runtime.redis, interview_id) as waiter:
         last: uuid.UUID | None = None
         for n, (item, qid) in enumerate(zip(items, qids, strict=True)):
-            last = await add_exchange(
-                runtime,
-                interview_id,
-                qid,
-                item.question,
-                item.answer,
-                start_s=n * 60.0,
-                duration_s=item.duration_s,
-            )
+            last = await add_labelled(runtime, interview_id, qid, item, start_s=n * 60.0)
             if enqueue:
                 await runtime.evaluation.enqueue_answer(last)
                 if n < answers - 1:

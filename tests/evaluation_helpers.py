@@ -19,6 +19,7 @@ from db.engine import unit_of_work
 from db.models import Interview, Question
 from evaluation.workers import LocalWorkers, PoolOptions
 from signaling.runtime import Runtime, worker_config
+from tests.evaluation_data import Labelled
 from tests.resume_factory import EN_RESUME, KO_RESUME
 
 
@@ -78,6 +79,22 @@ async def add_exchange(
         )  # fmt: skip
         turn_id: uuid.UUID = row.id
     return turn_id
+
+
+async def add_labelled(
+    runtime: Runtime, interview_id: uuid.UUID, question_id: uuid.UUID, item: Labelled, *, start_s: float
+) -> uuid.UUID:
+    """``item``'s question and answer as one exchange (see :func:`add_exchange`), the answer as long
+    as it would take to say."""
+    return await add_exchange(
+        runtime,
+        interview_id,
+        question_id,
+        item.question,
+        item.answer,
+        start_s=start_s,
+        duration_s=item.duration_s,
+    )
 
 
 @asynccontextmanager

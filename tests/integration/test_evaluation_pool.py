@@ -26,6 +26,7 @@ from tests.evaluation_data import QUALITY_SET
 from tests.evaluation_helpers import (
     EventWaiter,
     add_exchange,
+    add_labelled,
     end_interview,
     is_report,
     is_score,
@@ -69,15 +70,7 @@ async def test_scores_arrive_during_the_interview_and_the_report_right_after_han
     async with EventWaiter(runtime.redis, interview_id) as waiter:
         turn_ids = []
         for n, (item, qid) in enumerate(zip(items, qids, strict=True)):
-            turn_id = await add_exchange(
-                runtime,
-                interview_id,
-                qid,
-                item.question,
-                item.answer,
-                start_s=n * 60.0,
-                duration_s=item.duration_s,
-            )
+            turn_id = await add_labelled(runtime, interview_id, qid, item, start_s=n * 60.0)
             turn_ids.append(turn_id)
             runtime.evaluation.on_turn(interview_id, _record(item.answer), turn_id)  # the CallManager hook
             # Scored while the interview is still live: before the next answer is even given.
@@ -135,15 +128,7 @@ async def test_a_worker_killed_mid_answer_still_gives_a_complete_report_without_
     item = GOOD[0]
     interview_id, qids = await make_interview(runtime, "en", [item.question])
     async with EventWaiter(runtime.redis, interview_id) as waiter:
-        turn_id = await add_exchange(
-            runtime,
-            interview_id,
-            qids[0],
-            item.question,
-            item.answer,
-            start_s=0.0,
-            duration_s=item.duration_s,
-        )
+        turn_id = await add_labelled(runtime, interview_id, qids[0], item, start_s=0.0)
         await runtime.evaluation.enqueue_answer(turn_id)
         started = await waiter.wait(lambda e: e["type"] == "score_started" and e["turn_id"] == str(turn_id))
         pid = int(started["worker"].rsplit(":", 1)[1])
