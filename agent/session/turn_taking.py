@@ -52,6 +52,11 @@ class TurnTakingOptions:
     starting_silence_s: float = 2.2
     """Silence while an open answer is still very short (``starting_words``): a candidate who has
     said a few words ("Well, so.") is getting started. Longer answers rely on their own rhythm."""
+    short_silence_s: float = 1.7
+    """Silence after a complete sentence while an open answer is still short (``short_words``):
+    one or two sentences are rarely a whole answer to an open question, and the pause a candidate
+    takes before the next one runs to 1.5 s (a 1.0 s wait cut a 19-word sentence off at its 1.5 s
+    pause in the turn-taking tests)."""
     unfinished_silence_s: float = 2.6
     """Silence after a transcript that ends mid-sentence ("... and", "um", "-는데")."""
     request_silence_s: float = 0.5
@@ -70,6 +75,8 @@ class TurnTakingOptions:
     """Words below which an open answer is just getting started (Korean eojeol carry ~1.5 words).
     At 25 every read-speech answer of one or two sentences waited 2.2 s (2.5-3.2 s to the next
     question); a thoughtful speaker's long pauses are learned as their rhythm instead."""
+    short_words: tuple[tuple[str, int], ...] = (("en", 30), ("ko", 17))
+    """Words below which a complete open answer is still short (``short_silence_s``)."""
     resume_window_s: float = 3.0
     """Speech this soon after the interviewer's line started means the candidate had not finished:
     the line stops at once and is given back."""
@@ -101,6 +108,7 @@ class TurnTakingOptions:
             self.open_silence_s,
             self.closed_silence_s,
             self.starting_silence_s,
+            self.short_silence_s,
             self.unfinished_silence_s,
             self.request_silence_s,
         )
@@ -117,6 +125,9 @@ class TurnTakingOptions:
 
     def starting(self, language: str) -> int:
         return dict(self.starting_words).get(language, 25)
+
+    def short(self, language: str) -> int:
+        return dict(self.short_words).get(language, 30)
 
 
 # --- what was asked --------------------------------------------------------------------------------
@@ -301,6 +312,8 @@ class EndOfTurnPolicy:
             return Wait(o.unfinished_silence_s, "unfinished")
         if by_length and ctx.question == "open" and word_count(text) < o.starting(ctx.language):
             return Wait(o.starting_silence_s, "getting started")
+        if by_length and ctx.question == "open" and word_count(text) < o.short(ctx.language):
+            return Wait(o.short_silence_s, "short answer")
         if ctx.question == "closed":
             return Wait(o.closed_silence_s, "closed question")
         return Wait(o.open_silence_s, "complete")

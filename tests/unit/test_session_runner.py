@@ -28,6 +28,7 @@ QUICK = TurnTakingOptions(
     open_silence_s=0.3,
     closed_silence_s=0.3,
     starting_silence_s=0.3,
+    short_silence_s=0.3,
     unfinished_silence_s=0.3,
     request_silence_s=0.3,
     silence_prompt_s=60.0,

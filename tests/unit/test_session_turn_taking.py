@@ -71,6 +71,23 @@ def test_a_pause_early_in_an_open_answer_is_waited_through() -> None:
     assert wait("Yes, I have used it for three years.", question="closed")[0] < 1.0
 
 
+def test_a_pause_after_one_complete_sentence_of_an_open_answer_is_waited_through() -> None:
+    # 19 words, complete: the candidate's 1.5 s pause before a second sentence is kept.
+    sentence = (
+        "After early nightfall the yellow lamps would light up here and there, "
+        "the squalid quarter of the brothels."
+    )
+    silence, reason = wait(sentence)
+    assert silence > 1.5
+    assert reason == "short answer"
+    assert wait("결제 서비스를 쿠버네티스로 옮기는 일을 맡아서 석 달 동안 진행했습니다.", language="ko")[
+        1
+    ] == ("short answer")
+    # A longer answer ends after the open silence; a closed question's short answer sooner still.
+    assert wait(LONG)[0] < silence
+    assert wait(sentence, question="closed")[0] < 1.0
+
+
 def test_an_unfinished_sentence_waits_longest() -> None:
     assert wait(LONG + " And then, um")[1] == "unfinished"
     assert wait(LONG + " And then, um")[0] > wait(LONG)[0]
