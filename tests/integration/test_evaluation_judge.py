@@ -1,7 +1,7 @@
 """The LLM judge with the real bilingual 1.5B model (loaded once per session: the ``qwen`` fixture)
 and the real embedder: on the validation set (tests/fixtures/answers/validation.json, never used to
 tune the judge), where length and surface markers do not give the label away, the overall score
-ranks the answers by their label in English and in Korean."""
+separates its best answers (label 5) from its worst (label 1) in English and in Korean."""
 
 from __future__ import annotations
 
@@ -21,14 +21,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # it flags a degraded ranking and not one answer's rating moving by a point.
 MIN_SPEARMAN = 0.5
 MIN_PAIRWISE_PCT = 75.0
-MAX_REJECTED = 3
+MAX_REJECTED = 1
 
 
 @pytest.mark.parametrize("language", ["en", "ko"])
 async def test_the_validation_sets_ranking_holds(
     language: str, qwen: LlamaCppLLM, models: ModelRegistry
 ) -> None:
-    items = [i for i in load_set("validation") if i["language"] == language]
+    # The clearest cases only (labels 1 and 5, six answers a language): the whole set's ranking is
+    # the bench's figure (bench/answer_ranking.py), and the 1.5B judge takes 10-24 s an answer on
+    # two cores, so all 28 answers cost the suite ~20 minutes.
+    items = [i for i in load_set("validation") if i["language"] == language and i["label"] in (1, 5)]
+    assert len(items) >= 6
     labels: list[int] = []
     scores: list[float] = []
     rejected: list[str] = []
