@@ -52,11 +52,12 @@ class TurnTakingOptions:
     starting_silence_s: float = 2.2
     """Silence while an open answer is still very short (``starting_words``): a candidate who has
     said a few words ("Well, so.") is getting started. Longer answers rely on their own rhythm."""
-    short_silence_s: float = 1.7
+    short_silence_s: float = 2.0
     """Silence after a complete sentence while an open answer is still short (``short_words``):
     one or two sentences are rarely a whole answer to an open question, and the pause a candidate
     takes before the next one runs to 1.5 s (a 1.0 s wait cut a 19-word sentence off at its 1.5 s
-    pause in the turn-taking tests)."""
+    pause in the turn-taking tests; 1.7 s still cut JFK's address off at a 1.5 s seam, which the
+    VAD measures as ~1.7 s of silence)."""
     unfinished_silence_s: float = 2.6
     """Silence after a transcript that ends mid-sentence ("... and", "um", "-는데")."""
     request_silence_s: float = 0.5
@@ -98,10 +99,11 @@ class TurnTakingOptions:
     """A pause teaches the rhythm only if it lasted this share of the wait its words asked for (the
     patience for a short answer left out): a 1.8 s pause after "... and" (a 2.6 s wait) was never
     close to being taken for the end, and must not make every later complete answer wait 2.2 s."""
-    rhythm_decay: float = 0.8
+    rhythm_decay: float = 0.95
     """A pause from an earlier answer counts this much less per question asked since: one long pause
-    early in the interview must not slow every later answer (measured: the Earnings-22 speaker's
-    2.05 s pause in the first answer held every later English answer at the 2.2 s cap)."""
+    early in the interview must not slow every later answer forever. Slowly: it is the same person
+    all through the interview (at 0.8, the Earnings-22 speaker's 2.05 s pauses of the first answer
+    had faded by the sixth, whose own 2.1 s pause was then cut off)."""
 
     def __post_init__(self) -> None:
         waits = (
