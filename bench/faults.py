@@ -250,7 +250,7 @@ class Bench:
         self.notes: list[str] = []
         self.stopping = False
         """Set once the candidates are done: the fault plan ends after the fault under way."""
-        self.killed_queued = self.killed_failed = 0.0
+        self.killed_queued = self.killed_failed = self.killed_retried = 0.0
         """Turn writes the SIGKILLed serve had queued and given up (its metrics die with it)."""
 
     # servers
@@ -468,6 +468,7 @@ class Bench:
             await asyncio.to_thread(serve.wait, 60)
             self.killed_queued += _metric(metrics, TURN_QUEUED)
             self.killed_failed += _metric(metrics, TURN_FAILED)
+            self.killed_retried += _metric(metrics, TURN_RETRIED)
             turns = journaled()
         finally:
             await asyncio.to_thread(self.pg.resume)
@@ -541,7 +542,7 @@ class Bench:
             metrics = resp.read().decode()
         queued = _metric(metrics, TURN_QUEUED) + self.killed_queued
         failed = _metric(metrics, TURN_FAILED) + self.killed_failed
-        retried = _metric(metrics, 'interviewer_outbox_writes_total{kind="turn",outcome="retried"}')
+        retried = _metric(metrics, TURN_RETRIED) + self.killed_retried
         tracebacks = self.serve_log().count("Traceback")
         errors = list(summary.get("server_errors", []))
         unavailable = list(summary.get("unavailable", []))
@@ -566,6 +567,7 @@ class Bench:
 
 TURN_QUEUED = 'interviewer_outbox_writes_total{kind="turn",outcome="queued"}'
 TURN_FAILED = 'interviewer_outbox_writes_total{kind="turn",outcome="failed"}'
+TURN_RETRIED = 'interviewer_outbox_writes_total{kind="turn",outcome="retried"}'
 
 
 def _count_at_least(k: int) -> Callable[[list[Any]], bool]:
