@@ -80,13 +80,20 @@ def _free_port() -> int:
 
 def test_serve_starts_answers_and_stops(tmp_path: Path) -> None:
     port = _free_port()
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        env=_env(tmp_path / "data"),
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    # An ignored SIGINT survives exec: run from a shell's background job (`cmd &`), the suite would
+    # hand serve a Ctrl-C it cannot see, and serve would stop on SIGINT's graceful path but exit 0.
+    # A handler does not survive exec, so serve starts with SIGINT as a terminal delivers it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port)],
+            env=_env(tmp_path / "data"),
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert proc.stderr is not None
     lines = []
     try:
