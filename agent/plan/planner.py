@@ -281,6 +281,7 @@ class InterviewPlanner:
                 sources=sources,
                 earlier=[*earlier, *example_questions(lang)],
                 paraphrase=True,
+                role=role,
             )
             if verdict.ok:
                 return question, None

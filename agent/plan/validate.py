@@ -9,7 +9,7 @@ not fit how the word before it is read (chosen with :mod:`agent.text.josa`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 from agent.plan.facts import technologies
@@ -126,9 +126,11 @@ def content_terms(text: str) -> set[str]:
     return {w.casefold().strip(".-") for w in _WORD.findall(text)} - _STOP
 
 
-def is_grounded(question: str, sources: Sequence[str]) -> bool:
-    """True when the question shares a content word with the resume text it cites."""
-    q_terms = content_terms(question)
+def is_grounded(question: str, sources: Sequence[str], ignore: Set[str] = frozenset()) -> bool:
+    """True when the question shares a content word with the resume text it cites; ``ignore``:
+    words that name no fact of this resume (the role applied for: "why did you choose to work as a
+    Software Engineer?" shares "engineer" with any engineer's resume and asks about none of it)."""
+    q_terms = content_terms(question) - ignore
     return any(q_terms & content_terms(src) for src in sources)
 
 
@@ -212,10 +214,12 @@ def validate_question(
     sources: Sequence[str],
     earlier: Sequence[str],
     paraphrase: bool = False,
+    role: str | None = None,
 ) -> Verdict:
     """Whether ``question`` may be asked. ``sources``: the resume text it was built from;
     ``paraphrase``: also reject a long run of a source's words (for generated text: the templates
-    place a phrase taken from the line on purpose)."""
+    place a phrase taken from the line on purpose); ``role``: the role applied for, whose words do
+    not ground a question."""
     q = question.strip()
     if not 20 <= len(q) <= 240:
         return Verdict(False, f"length {len(q)} outside 20-240 characters")
@@ -255,7 +259,7 @@ def validate_question(
         return Verdict(False, f"wrong particle {', '.join(wrong)}")
     if paraphrase and pastes_source(q, sources, language):
         return Verdict(False, "pastes the resume text")
-    if not is_grounded(q, sources):
+    if not is_grounded(q, sources, ignore=content_terms(role or "")):
         return Verdict(False, "not grounded in the retrieved resume text")
     if paraphrase and any(_ending(q) == _ending(other) for other in earlier):
         return Verdict(False, "asks the way an earlier question did")

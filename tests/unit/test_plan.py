@@ -99,6 +99,17 @@ def test_grounding_needs_a_shared_content_word() -> None:
     assert not is_grounded("Where do you see yourself in five years?", FACTS)
 
 
+def test_the_role_applied_for_does_not_ground_a_question() -> None:
+    sources = ["Software Engineer at Acme, 2019-2023: moved billing to Kubernetes."]
+    generic = "What is your background and why did you choose to work as a Software Engineer?"
+    assert is_grounded(generic, sources)
+    verdict = validate_question(generic, language="en", sources=sources, earlier=[], role="Software Engineer")
+    assert verdict.reason == "not grounded in the retrieved resume text"
+    specific = "How did you plan the move of the billing service to Kubernetes?"
+    role = "Software Engineer"
+    assert validate_question(specific, language="en", sources=sources, earlier=[], role=role).ok
+
+
 def test_pick_fact_prefers_concrete_lines_over_contacts() -> None:
     fact = pick_fact(FACTS)
     assert fact is not None
