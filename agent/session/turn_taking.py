@@ -122,14 +122,16 @@ class TurnTakingOptions:
             raise ValueError("resume window, barge-in and prompt times must be positive")
         if self.max_prompts < 0 or self.answer_window_chars < 200 or self.rhythm_memory < 1:
             raise ValueError("max_prompts, answer_window_chars or rhythm_memory out of range")
+        if any("en" not in dict(table) for table in (self.starting_words, self.short_words)):
+            raise ValueError("starting_words and short_words need an English entry (the fallback)")
         if not 0 <= self.rhythm_near_miss <= 1 or not 0 < self.rhythm_decay <= 1:
             raise ValueError("rhythm_near_miss must be within 0-1 and rhythm_decay within (0, 1]")
 
-    def starting(self, language: str) -> int:
-        return dict(self.starting_words).get(language, 25)
-
-    def short(self, language: str) -> int:
-        return dict(self.short_words).get(language, 30)
+    @staticmethod
+    def words_for(table: tuple[tuple[str, int], ...], language: str) -> int:
+        """A per-language word threshold; a language not in ``table`` takes English's."""
+        by_language = dict(table)
+        return by_language.get(language, by_language["en"])
 
 
 # --- what was asked --------------------------------------------------------------------------------
@@ -312,10 +314,12 @@ class EndOfTurnPolicy:
             return Wait(o.request_silence_s, "request")
         if looks_unfinished(text, ctx.language):
             return Wait(o.unfinished_silence_s, "unfinished")
-        if by_length and ctx.question == "open" and word_count(text) < o.starting(ctx.language):
-            return Wait(o.starting_silence_s, "getting started")
-        if by_length and ctx.question == "open" and word_count(text) < o.short(ctx.language):
-            return Wait(o.short_silence_s, "short answer")
+        if by_length and ctx.question == "open":
+            words = word_count(text)
+            if words < o.words_for(o.starting_words, ctx.language):
+                return Wait(o.starting_silence_s, "getting started")
+            if words < o.words_for(o.short_words, ctx.language):
+                return Wait(o.short_silence_s, "short answer")
         if ctx.question == "closed":
             return Wait(o.closed_silence_s, "closed question")
         return Wait(o.open_silence_s, "complete")
