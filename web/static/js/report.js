@@ -12,6 +12,8 @@ const interviewId = location.pathname.split("/").pop();
 const page = { review: null, report: null, state: "loading" };
 window.reportPage = page;
 let live = null;
+let fetching = null;
+let missed = false;
 
 function notice(text) {
   $("notice").hidden = !text;
@@ -57,13 +59,26 @@ function waitForReport() {
       const ready =
         (msg.type === "report_ready" && msg.interview_id === interviewId) ||
         (msg.type === "interview" && msg.interview.interview_id === interviewId && msg.interview.report_ready);
-      if (ready && live) {
-        if (await loadReport()) {
-          live.close();
-          live = null;
-          notice(null);
-          render();
-        }
+      // Two pushes can say "ready" back to back (the report_ready event and the snapshot after
+      // it): one fetch answers both. A push that lands during a fetch that comes back empty asks
+      // once more, so none is lost.
+      if (!ready || !live) return;
+      if (fetching) {
+        missed = true;
+        return;
+      }
+      let loaded = false;
+      do {
+        missed = false;
+        fetching = loadReport();
+        loaded = await fetching;
+        fetching = null;
+      } while (!loaded && missed && live);
+      if (loaded && live) {
+        live.close();
+        live = null;
+        notice(null);
+        render();
       }
     },
     onStatus: (status) => {
