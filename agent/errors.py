@@ -45,6 +45,16 @@ class ConflictError(InterviewerError):
     """The request contradicts the resource's state (joining an interview that has ended)."""
 
 
+class StaleOwnerError(ConflictError):
+    """A write from a process that no longer owns the interview's live room (another process took
+    it over with a newer fencing token): refused, never retried."""
+
+
+class FeatureDisabledError(InterviewerError):
+    """A feature this deployment turned off in its settings (interviewers listening in on calls):
+    refused for everyone, whoever asks, until the setting changes."""
+
+
 class InvalidSessionDescriptionError(InterviewerError):
     """An SDP offer that cannot be parsed or offers no usable audio."""
 

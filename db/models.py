@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -94,6 +95,8 @@ class Interview(Base):
     follow_ups: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     """Whether the interviewer may ask one follow-up per question."""
     plan_stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    owner_token: Mapped[int | None] = mapped_column(BigInteger)
+    """The fencing token of the process that owns the live room (writes with a lower one are refused)."""
     created_at: Mapped[datetime] = _created_at()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

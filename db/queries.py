@@ -136,3 +136,24 @@ async def save_progress(
     if state == "ended":
         values["ended_at"] = func.now()
     await session.execute(update(Interview).where(Interview.id == interview_id).values(**values))
+
+
+async def claim_room(session: AsyncSession, interview_id: uuid.UUID, token: int) -> bool:
+    """Make ``token`` the interview's owner token; False when a newer owner already holds it."""
+    result = await session.execute(
+        update(Interview)
+        .where(Interview.id == interview_id)
+        .where((Interview.owner_token.is_(None)) | (Interview.owner_token < token))
+        .values(owner_token=token)
+        .returning(Interview.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def owns_room(session: AsyncSession, interview_id: uuid.UUID, token: int) -> bool:
+    """Whether ``token`` is still the owner's, holding the row against a claim until the
+    transaction ends (a write checked here cannot land after a newer owner took over)."""
+    stored = await session.scalar(
+        select(Interview.owner_token).where(Interview.id == interview_id).with_for_update(read=True)
+    )
+    return stored is None or stored == token

@@ -50,7 +50,7 @@ class AbandonedSweeper(Generic[T]):
         self,
         sweep: Sweep[T],
         *,
-        connected: Callable[[], Collection[uuid.UUID]],
+        connected: Callable[[], Awaitable[Collection[uuid.UUID]]],
         options: SweepOptions = SweepOptions(),
     ) -> None:
         self._sweep = sweep
@@ -72,17 +72,18 @@ class AbandonedSweeper(Generic[T]):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def _protected(self) -> set[uuid.UUID]:
-        """Interviews with a call now, or one that ended less than ``grace_s`` ago."""
+    async def _protected(self) -> set[uuid.UUID]:
+        """Interviews with a call now (in any process), or one that ended less than ``grace_s`` ago."""
+        connected = await self._connected()
         now = time.monotonic()
-        for interview_id in self._connected():
+        for interview_id in connected:
             self._last_seen[interview_id] = now
         cutoff = now - self._options.grace_s
         self._last_seen = {i: t for i, t in self._last_seen.items() if t >= cutoff}
         return set(self._last_seen)
 
     async def run_once(self) -> Sequence[T]:
-        done = await self._sweep(self._protected())
+        done = await self._sweep(await self._protected())
         self.sweeps += 1
         self.finalized += len(done)
         return done

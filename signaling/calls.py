@@ -1,8 +1,10 @@
 """Live calls: one WebRTC connection per interview, wired to the agent session.
 
 A rejoin replaces the old connection; the interview's state lives in Postgres, so the new session
-resumes at the same question. Each finished turn is written at once, exported as metrics, and sent
-to the client over the ``events`` data channel.
+resumes at the same question. With several processes, the room's lease (``signaling.leases``)
+says which one runs it: a join anywhere takes the room over, the old owner stops its session and
+flushes, and every write of the room carries the lease's fencing token. Each finished turn is
+written at once, exported as metrics, and sent to the client over the ``events`` data channel.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ import numpy as np
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from agent.errors import CapacityError, ConflictError, InvalidSessionDescriptionError, NotFoundError
+from agent.errors import (
+    CapacityError,
+    ConflictError,
+    InvalidSessionDescriptionError,
+    NotFoundError,
+    StaleOwnerError,
+)
 from agent.models.base import Pcm16
 from agent.models.registry import ModelRegistry
 from agent.plan.stages import Stage
@@ -37,6 +45,7 @@ from media.outbound import PacedAudioTrack
 from media.recording import CallRecording
 from signaling import live, metrics, room_writes
 from signaling.journal import Journal
+from signaling.leases import Lease, RoomLeases
 from signaling.outbox import RetryPolicy, RoomOutbox
 from signaling.runtime import Runtime
 from signaling.sdp import answer_uses_opus, validate_offer
@@ -57,11 +66,17 @@ class PgStateStore:
     once, so a database outage never reaches the session; without one it writes directly."""
 
     def __init__(
-        self, runtime: Runtime, interview_id: uuid.UUID, *, outbox: RoomOutbox | None = None
+        self,
+        runtime: Runtime,
+        interview_id: uuid.UUID,
+        *,
+        outbox: RoomOutbox | None = None,
+        fence: int | None = None,
     ) -> None:
         self._runtime = runtime
         self._id = interview_id
         self._outbox = outbox
+        self._fence = fence
 
     async def load(self) -> InterviewState | None:
         async with unit_of_work(self._runtime.sessions) as session:
@@ -76,7 +91,7 @@ class PgStateStore:
             await self.write(state)
             return
         label = f"state {state.status} q{state.question_index}"
-        entry = room_writes.state_entry(self._id, state)
+        entry = room_writes.state_entry(self._id, state, fence=self._fence)
 
         async def write() -> None:
             await room_writes.store_state(_stores(self._runtime), entry)
@@ -84,7 +99,8 @@ class PgStateStore:
         self._outbox.put(room_writes.STATE, label, write, coalesce="state", entry=entry)
 
     async def write(self, state: InterviewState) -> None:
-        await room_writes.store_state(_stores(self._runtime), room_writes.state_entry(self._id, state))
+        entry = room_writes.state_entry(self._id, state, fence=self._fence)
+        await room_writes.store_state(_stores(self._runtime), entry)
 
 
 def _stores(runtime: Runtime) -> room_writes.Stores:
@@ -104,6 +120,10 @@ class Room:
     recording: CallRecording | None = None
     outbox: RoomOutbox | None = None
     """The room's turn and state writes, in order and retried (made when the session starts)."""
+    lease: Lease | None = None
+    """This process's ownership of the room; its token fences the room's writes."""
+    taken_over: bool = False
+    """Closed because another process took the room over (it, not this one, says the room is live)."""
     started_at: float = field(default_factory=time.monotonic)
     last_activity: float = field(default_factory=time.monotonic)
     """Monotonic time either side was last heard (candidate speech, interviewer audio playing)."""
@@ -178,9 +198,12 @@ class CallManager:
         *,
         on_turn: TurnHook | None = None,
         on_end: EndHook | None = None,
+        leases: RoomLeases | None = None,
     ) -> None:
         self._runtime = runtime
         self._models = models
+        self._leases = leases or RoomLeases(runtime.redis)
+        self._leases_started = False
         self._on_turn = on_turn
         self._on_end = on_end
         self._rooms: dict[uuid.UUID, Room] = {}
@@ -204,6 +227,21 @@ class CallManager:
         """Interviews with a call on this server or a join under way: never abandoned."""
         return set(self._rooms) | self._joining
 
+    async def connected_anywhere(self) -> set[uuid.UUID]:
+        """The same over every process sharing the database (their rooms' leases)."""
+        return self.connected() | await self._leases.live()
+
+    @property
+    def leases(self) -> RoomLeases:
+        return self._leases
+
+    async def start(self) -> None:
+        """Start hearing about takeovers and renewing leases (done by the first join otherwise)."""
+        async with self._lock:
+            if not self._leases_started:
+                await self._leases.start(self._taken_over)
+                self._leases_started = True
+
     async def _plan(self, interview_id: uuid.UUID) -> tuple[InterviewPlan, list[uuid.UUID], bool]:
         async with unit_of_work(self._runtime.sessions) as session:
             interview = await queries.get_interview(session, interview_id)
@@ -224,13 +262,32 @@ class CallManager:
         and a room overwritten without being closed can neither keep running nor escape
         ``max_rooms``. One join may wait behind the running one; more at once get 409."""
         validate_offer(sdp, kind)
+        await self.start()
         async with self._one_join_at_a_time(interview_id):
             plan, question_ids, follow_ups = await self._plan(interview_id)
             await self._reserve(interview_id)
             try:
-                return await self._connect(interview_id, sdp, kind, plan, question_ids, follow_ups)
+                lease = await self._take_room(interview_id)
+                return await self._connect(interview_id, sdp, kind, plan, question_ids, follow_ups, lease)
             finally:
                 self._joining.discard(interview_id)
+
+    async def _take_room(self, interview_id: uuid.UUID) -> Lease:
+        """Own the room, in order: the lease (another process's room is stopped and flushed), this
+        process's own previous room closed (its writes flushed under the old token), then the new
+        token stored, so nothing the old session wrote is refused and nothing after it is let in."""
+        lease = await self._leases.acquire(interview_id)
+        async with self._lock:
+            old = self._rooms.pop(interview_id, None)
+        if old is not None:
+            log.info("interview %s rejoined: replacing the previous connection", interview_id)
+            await self._close_room(old)
+        async with unit_of_work(self._runtime.sessions) as session:
+            claimed = await queries.claim_room(session, interview_id, lease.token)
+        if not claimed:
+            await self._leases.release(lease)
+            raise ConflictError("this interview was joined again elsewhere a moment later")
+        return lease
 
     @contextlib.asynccontextmanager
     async def _one_join_at_a_time(self, interview_id: uuid.UUID) -> AsyncIterator[None]:
@@ -267,20 +324,15 @@ class CallManager:
         plan: InterviewPlan,
         question_ids: list[uuid.UUID],
         follow_ups: bool,
+        lease: Lease,
     ) -> str:
-        async with self._lock:
-            old = self._rooms.pop(interview_id, None)
-        if old is not None:
-            log.info("interview %s rejoined: replacing the previous connection", interview_id)
-            await self._close_room(old)
-
         settings = self._runtime.settings
         pc = RTCPeerConnection(rtc_configuration(settings.ice_servers))
         recording = (
             CallRecording(settings.data_dir, f"recordings/{interview_id}") if settings.record_calls else None
         )
         outbound = PacedAudioTrack(recorder=recording.interviewer if recording else None)
-        room = Room(interview_id, pc, outbound, question_ids, recording=recording)
+        room = Room(interview_id, pc, outbound, question_ids, recording=recording, lease=lease)
         self._open_rooms[id(room)] = room
         pc.addTrack(outbound)
 
@@ -321,9 +373,12 @@ class CallManager:
                 # session, writer thread or open recording file outlives the refused offer.
                 await self._close_room(room)
         async with self._lock:
-            if room.closed.is_set():  # the manager closed while this offer was being negotiated
+            if room.closed.is_set():  # the manager closed, or another process took the room over
                 raise CapacityError("this server is shutting down; retry soon")
             self._rooms[interview_id] = room
+        if not await self._leases.still_owned(lease):  # taken over while this offer was negotiated
+            await self._drop(room, taken_over=True)
+            raise ConflictError("this interview was joined again elsewhere a moment later")
         metrics.ACTIVE_CALLS.set(len(self._rooms))
         room.watchdog = asyncio.create_task(self._watch(room))
         await self._room_changed(room, "live")
@@ -356,7 +411,12 @@ class CallManager:
                 models=SessionModels(
                     stt=self._models.stt_for(plan.language), tts=self._models.tts, llm=self._models.llm
                 ),
-                state_store=PgStateStore(self._runtime, room.interview_id, outbox=outbox),
+                state_store=PgStateStore(
+                    self._runtime,
+                    room.interview_id,
+                    outbox=outbox,
+                    fence=room.lease.token if room.lease else None,
+                ),
                 on_turn=on_turn,
                 options=options,
                 speech_cache=self._runtime.tts_cache,
@@ -382,6 +442,16 @@ class CallManager:
 
     def _open_outbox(self, room: Room) -> RoomOutbox:
         async def lost(kind: str, label: str, error: BaseException) -> None:
+            if isinstance(error, StaleOwnerError):
+                # Not lost: the room runs in another process now, which has the state. This one
+                # missed the handover; it stops.
+                metrics.LEASE_CONFLICTS.inc()
+                log.warning(
+                    "interview %s: %s refused, another process owns the room", room.interview_id, label
+                )
+                if not room.closed.is_set():
+                    asyncio.get_running_loop().create_task(self._drop(room, taken_over=True))
+                return
             what = "an answer or question" if kind == "turn" else "the interview's progress"
             message = f"could not save {what} ({label}) after retrying: {type(error).__name__}"
             event = {"type": "error", "scope": "storage", "kind": kind, "message": message}
@@ -429,6 +499,7 @@ class CallManager:
             ended_s=record.ended_s,
             latencies={**record.latencies, "kind": record.kind, "interrupted": record.interrupted},
             audio_path=audio_path,
+            fence=room.lease.token if room.lease else None,
         )
 
         async def write() -> room_writes.StoredTurn:
@@ -475,15 +546,28 @@ class CallManager:
             {"type": "room", "interview_id": str(room.interview_id), "state": state},
         )
 
-    async def _drop(self, room: Room) -> None:
+    async def _drop(self, room: Room, *, taken_over: bool = False) -> None:
+        room.taken_over = room.taken_over or taken_over
         async with self._lock:
             registered = self._rooms.get(room.interview_id) is room
             if registered:
                 del self._rooms[room.interview_id]
         await self._close_room(room)
         metrics.ACTIVE_CALLS.set(len(self._rooms))
-        if registered:  # a replaced or refused room was never, or is no longer, the live one
+        # A replaced or refused room was never, or is no longer, the live one; one taken over is
+        # live in the other process, which says so.
+        if registered and not room.taken_over:
             await self._room_changed(room, "left")
+
+    async def _taken_over(self, interview_id: uuid.UUID, token: int) -> None:
+        """Another process owns the room now (a rejoin reached it): stop ours, flushing its writes
+        while its token still stands; closing releases the lease, which the new owner waits for."""
+        async with self._lock:
+            room = self._rooms.get(interview_id)
+        if room is None or room.lease is None or room.lease.token != token:
+            return
+        log.info("interview %s: the candidate rejoined through another process; stopping here", interview_id)
+        await self._drop(room, taken_over=True)
 
     async def _watch(self, room: Room) -> None:
         """Hang up a call that has gone silent (nobody speaking, no interviewer audio: a dead or
@@ -538,6 +622,8 @@ class CallManager:
             # A session cancelled mid-way has not flushed: its writes still land before a rejoin's
             # session reads the state back.
             await room.outbox.aclose()
+        if room.lease is not None:
+            await self._leases.release(room.lease)
         room.outbound.stop()
         try:
             await _close_connection(room.pc, room.interview_id)
@@ -562,6 +648,7 @@ class CallManager:
         except TimeoutError:
             log.warning("%d rooms were still closing when the call manager closed", len(others))
         metrics.ACTIVE_CALLS.set(0)
+        await self._leases.aclose()
         if self._journal is not None:
             self._journal.close()  # removed, or kept for the next start if writes are left
             self._journal = None

@@ -163,9 +163,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def connected_rooms(runtime: Runtime) -> set[uuid.UUID] | None:
-    """Interviews with a call connected to this process; None when this process runs no calls."""
-    return set(runtime.calls.rooms) if runtime.calls is not None else None
+async def connected_rooms(runtime: Runtime) -> set[uuid.UUID] | None:
+    """Interviews with a call connected to any process; None when this process runs no calls."""
+    return await runtime.calls.connected_anywhere() if runtime.calls is not None else None
 
 
 def display_state(db_state: str, interview_id: uuid.UUID, connected: set[uuid.UUID] | None) -> str:
@@ -233,14 +233,14 @@ async def room_list(runtime: Runtime) -> list[dict[str, Any]]:
     since = datetime.now(UTC) - ROOM_LIST_WINDOW
     async with unit_of_work(runtime.sessions) as session:
         rows = await review.recent_interviews(session, since=since)
-    connected = connected_rooms(runtime)
+    connected = await connected_rooms(runtime)
     return [room_summary(row, connected) for row in rows]
 
 
 async def room(runtime: Runtime, interview_id: uuid.UUID) -> dict[str, Any] | None:
     async with unit_of_work(runtime.sessions) as session:
         row = await review.interview_row(session, interview_id)
-    return room_summary(row, connected_rooms(runtime)) if row is not None else None
+    return room_summary(row, await connected_rooms(runtime)) if row is not None else None
 
 
 async def interview_snapshot(runtime: Runtime, interview_id: uuid.UUID, *, reviewer: bool) -> dict[str, Any]:
@@ -251,7 +251,7 @@ async def interview_snapshot(runtime: Runtime, interview_id: uuid.UUID, *, revie
         scores = await review.evaluations(session, interview_id) if reviewer else []
     if row is None:
         return {"type": "missing", "interview_id": str(interview_id)}
-    summary = room_summary(row, connected_rooms(runtime))
+    summary = room_summary(row, await connected_rooms(runtime))
     snapshot: dict[str, Any] = {
         "type": "interview",
         "interview": summary,

@@ -16,6 +16,10 @@ TURN_STAGE_SECONDS = Histogram(
 )
 ACTIVE_CALLS = Gauge("interviewer_active_calls", "WebRTC calls in progress")
 CALLS = Counter("interviewer_calls_total", "Calls by outcome", ["outcome"])
+LEASE_CONFLICTS = Counter(
+    "interviewer_room_lease_conflicts_total",
+    "Room writes refused because another process owns the room (a stale owner that missed the handover)",
+)
 TURNS = Counter("interviewer_turns_total", "Finished turns by speaker", ["speaker"])
 
 STAGES = ("endpointing", "stt_final", "llm_ttft", "tts_ttfa", "first_audio", "next_question")

@@ -5,7 +5,9 @@ what is replayed is exactly what the call would have written. Both writes are id
 carries its row id (``db.queries.add_turn`` returns the row if it is already stored); a state save
 sets absolute values. A replayed state save must also not undo what happened since the journal
 was written (a rejoin on another server moved the interview on, the sweeper ended it): it is
-skipped when the interview has ended or is past its question.
+skipped when the interview has ended or is past its question, or another process has owned the
+room since (its fencing token is newer). A live room's writes carry the room's fencing token and
+are refused (:class:`~agent.errors.StaleOwnerError`) once a newer owner holds the room.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent.errors import StaleOwnerError
 from agent.session.state import InterviewState
 from db import queries
 from db.cache import CacheNamespace, ReadThroughCache
@@ -49,8 +52,10 @@ def turn_entry(
     ended_s: float | None,
     latencies: dict[str, Any],
     audio_path: str | None,
+    fence: int | None = None,
 ) -> dict[str, Any]:
     return {
+        "fence": fence,
         "turn_id": str(turn_id),
         "interview_id": str(interview_id),
         "question_id": str(question_id) if question_id is not None else None,
@@ -63,8 +68,11 @@ def turn_entry(
     }
 
 
-def state_entry(interview_id: uuid.UUID, state: InterviewState) -> dict[str, Any]:
+def state_entry(
+    interview_id: uuid.UUID, state: InterviewState, *, fence: int | None = None
+) -> dict[str, Any]:
     return {
+        "fence": fence,
         "interview_id": str(interview_id),
         "status": state.status,
         "question_index": state.question_index,
@@ -88,9 +96,21 @@ class Stores:
     questions_ns: CacheNamespace
 
 
-async def store_turn(stores: Stores, data: dict[str, Any]) -> StoredTurn:
+async def _check_owner(session: AsyncSession, data: dict[str, Any]) -> None:
+    """Refuse a live room's write once another process owns the room (its token is newer)."""
+    fence = data.get("fence")
+    interview_id = uuid.UUID(data["interview_id"])
+    if fence is not None and not await queries.owns_room(session, interview_id, int(fence)):
+        raise StaleOwnerError(f"interview {interview_id}: this process no longer owns the room")
+
+
+async def store_turn(stores: Stores, data: dict[str, Any], *, replay: bool = False) -> StoredTurn:
+    """Store a turn. A replayed one is stored whoever owns the room now: the candidate said it,
+    and a turn only adds to the transcript (a state save is what moves the interview on)."""
     question_id = data["question_id"]
     async with unit_of_work(stores.sessions) as session:
+        if not replay:
+            await _check_owner(session, data)
         row = await queries.add_turn(
             session,
             turn_id=uuid.UUID(data["turn_id"]),
@@ -110,12 +130,17 @@ async def store_state(stores: Stores, data: dict[str, Any], *, replay: bool = Fa
     """Save the interview's progress; False when a replayed save was skipped as out of date."""
     interview_id = uuid.UUID(data["interview_id"])
     async with unit_of_work(stores.sessions) as session:
-        if replay:
+        if not replay:
+            await _check_owner(session, data)
+        else:
             row = await session.scalar(
                 select(Interview).where(Interview.id == interview_id).with_for_update()
             )
             if row is None or row.state == "ended" or row.current_question > data["question_index"]:
                 return False
+            fence = data.get("fence")
+            if fence is not None and row.owner_token is not None and row.owner_token > fence:
+                return False  # another process has run the room since
         await queries.save_progress(
             session,
             interview_id,
@@ -130,7 +155,7 @@ async def store_state(stores: Stores, data: dict[str, Any], *, replay: bool = Fa
 async def apply(stores: Stores, entry: journal.Entry) -> None:
     """Replay one journal entry."""
     if entry.kind == TURN:
-        await store_turn(stores, entry.data)
+        await store_turn(stores, entry.data, replay=True)
     elif entry.kind == STATE:
         await store_state(stores, entry.data, replay=True)
     else:

@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
+async def _no_rooms() -> frozenset[uuid.UUID]:
+    return frozenset()
+
+
 def model_paths(settings: Settings) -> ModelPaths:
     return ModelPaths(
         data_dir=settings.data_dir,
@@ -239,6 +243,7 @@ class Runtime:
                 on_end=queue.on_end if queue is not None else None,
             )
             stack.push_async_callback(runtime.calls.close)
+            await runtime.calls.start()
         runtime._open_sweeper()
         return runtime
 
@@ -260,7 +265,7 @@ class Runtime:
 
         sweeper: AbandonedSweeper[object] = AbandonedSweeper(
             sweep,
-            connected=calls.connected if calls is not None else frozenset,
+            connected=calls.connected_anywhere if calls is not None else _no_rooms,
             options=SweepOptions(
                 interval_s=self.settings.sweep_interval_s, grace_s=self.settings.abandoned_grace_s
             ),

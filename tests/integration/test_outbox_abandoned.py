@@ -68,7 +68,7 @@ async def test_an_interview_left_live_is_finalized_after_the_grace_period(
 
     # Sweeping all through the call, as the server does (faster here).
     sweeper = AbandonedSweeper(
-        sweep, connected=calls.connected, options=SweepOptions(interval_s=0.2, grace_s=GRACE_S)
+        sweep, connected=calls.connected_anywhere, options=SweepOptions(interval_s=0.2, grace_s=GRACE_S)
     )
     sweeper.start()
     try:
@@ -100,7 +100,10 @@ async def test_an_interview_left_live_is_finalized_after_the_grace_period(
     assert await sweeper.run_once() == []
     await asyncio.sleep(GRACE_S + 0.5)
     # Past it, a call open on this server still protects its interview...
-    assert await AbandonedSweeper(sweep, connected=lambda: {interview_id}).run_once() == []
+    async def open_here() -> set[uuid.UUID]:
+        return {interview_id}
+
+    assert await AbandonedSweeper(sweep, connected=open_here).run_once() == []
     assert await _state(runtime, interview_id) == ("live", False)
     # ...and without one the interview is ended and its report written.
     done = await sweeper.run_once()

@@ -249,7 +249,10 @@ async def test_the_sweeper_protects_a_call_it_saw_for_the_grace_period() -> None
     a, b = uuid.uuid4(), uuid.uuid4()
     now: set[uuid.UUID] = {a, b}
     sweep = RecordingSweep()
-    sweeper = AbandonedSweeper(sweep, connected=lambda: now, options=SweepOptions(grace_s=0.05))
+    async def connected() -> set[uuid.UUID]:
+        return now
+
+    sweeper = AbandonedSweeper(sweep, connected=connected, options=SweepOptions(grace_s=0.05))
     await sweeper.run_once()
     now = {b}  # a hung up: still protected within the grace period, whatever its last turn says
     await sweeper.run_once()
@@ -259,9 +262,23 @@ async def test_the_sweeper_protects_a_call_it_saw_for_the_grace_period() -> None
     assert sweeper.sweeps == 3
 
 
+async def test_a_sweep_is_skipped_while_the_live_rooms_cannot_be_read() -> None:
+    # Redis down: no process's rooms are known, so none may be taken for abandoned.
+    async def unknown() -> set[uuid.UUID]:
+        raise ConnectionError("redis is down")
+
+    sweep = RecordingSweep()
+    with pytest.raises(ConnectionError):
+        await AbandonedSweeper(sweep, connected=unknown).run_once()
+    assert sweep.calls == []
+
+
 async def test_a_failed_sweep_does_not_stop_the_next() -> None:
     sweep = RecordingSweep(fail_times=2)
-    sweeper = AbandonedSweeper(sweep, connected=frozenset, options=SweepOptions(interval_s=0.001))
+    async def nobody() -> frozenset[uuid.UUID]:
+        return frozenset()
+
+    sweeper = AbandonedSweeper(sweep, connected=nobody, options=SweepOptions(interval_s=0.001))
     sweeper.start()
     while sweeper.sweeps < 2:  # noqa: ASYNC110 - the loop's own counter, no event to wait on
         await asyncio.sleep(0.005)
