@@ -34,6 +34,8 @@ SYSTEM_PACKAGES="$SYSTEM_PACKAGES build-essential cmake"
 SYSTEM_PACKAGES="$SYSTEM_PACKAGES chromium iproute2"
 # A Hangul font, so the Korean pages render (and their screenshots show text, not boxes).
 SYSTEM_PACKAGES="$SYSTEM_PACKAGES fonts-nanum"
+# The reverse proxy in front of several serve processes (the scale-out tests and bench, compose).
+SYSTEM_PACKAGES="$SYSTEM_PACKAGES nginx"
 
 ensure_system_packages() {
   local missing=()

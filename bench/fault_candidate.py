@@ -26,12 +26,15 @@ class Candidate:
         self.server_errors: list[str] = []
         self.unavailable: list[str] = []
         """503 answers (retry soon): what a server should say during an outage, counted apart."""
+        self.served_by: list[str] = []
+        """The process that answered each join (behind a proxy, which one runs the call)."""
         self._pc: Any = None
         self._mic: Any = None
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._drain: asyncio.Task[None] | None = None
 
-    async def join(self) -> None:
+    async def join(self, base_url: str | None = None) -> None:
+        """Join, or rejoin, through ``base_url`` (default: the one given at creation)."""
         import httpx
         from aiortc import RTCPeerConnection, RTCSessionDescription
 
@@ -52,19 +55,20 @@ class Candidate:
                 self._drain = asyncio.create_task(_discard(track))
 
         await pc.setLocalDescription(await pc.createOffer())
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=base_url or self.base_url, timeout=60) as http:
             resp = await http.post(
                 f"/api/interviews/{self.interview_id}/offer",
                 json={"sdp": pc.localDescription.sdp, "type": "offer"},
                 headers={"Authorization": f"Bearer {self.token}"},
             )
         if resp.status_code == 503:
-            self.unavailable.append(f"offer -> {resp.status_code}")
+            self.unavailable.append(f"offer -> 503, Retry-After {resp.headers.get('retry-after')}")
         elif resp.status_code >= 500:
             self.server_errors.append(f"offer -> {resp.status_code}")
         if resp.status_code >= 400:
             await pc.close()
             raise RuntimeError(f"offer -> {resp.status_code}: {resp.text}")
+        self.served_by.append(resp.headers.get("x-served-by", ""))
         await pc.setRemoteDescription(RTCSessionDescription(**{k: resp.json()[k] for k in ("sdp", "type")}))
         self._pc, self._mic, self._queue = pc, mic, queue
 

@@ -286,6 +286,18 @@ async def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_proxy_config(args: argparse.Namespace) -> int:
+    from signaling.proxy_config import ProxyOptions, render_nginx, upstreams_from
+
+    try:
+        upstreams = upstreams_from(args.upstream)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(render_nginx(ProxyOptions(listen=args.listen, upstreams=upstreams, run_dir=args.run_dir)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="interview",
@@ -372,6 +384,27 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--url", help="api: the server's base URL (default http://127.0.0.1:PORT)")
     health.add_argument("--hostname", help="worker: the Celery node name (default celery@HOST)")
     health.set_defaults(func=cmd_healthcheck)
+
+    proxy = sub.add_parser(
+        "proxy-config",
+        help="print an nginx configuration that spreads requests over several serve processes",
+        description="Print the reverse proxy's configuration (nginx) for serve processes that share "
+        "DATABASE_URL and REDIS_URL: offers, pages and WebSockets go to any process; a full one "
+        "(503) hands the request to the next. Run it with: nginx -c FILE (nginx runs in the "
+        "foreground, as a service manager expects).",
+    )
+    proxy.add_argument(
+        "--upstream",
+        action="append",
+        required=True,
+        metavar="HOST:PORT",
+        help="a serve process (repeat, or separate with commas)",
+    )
+    proxy.add_argument("--listen", default="127.0.0.1:8080", help="address and port (default 127.0.0.1:8080)")
+    proxy.add_argument(
+        "--run-dir", type=Path, default=Path("/run/interviewer-proxy"), help="pid, logs and temporary files"
+    )
+    proxy.set_defaults(func=cmd_proxy_config)
 
     rep = sub.add_parser("report", help="print an interview's report (exit 3 when it is not written yet)")
     rep.add_argument("interview_id", help="the interview id")

@@ -30,6 +30,7 @@ from evaluation.config import ScoringOptions, WorkerConfig
 from evaluation.dispatch import EvaluationQueue
 from evaluation.workers import LocalWorkers, PoolOptions
 from signaling.background import AbandonedSweeper, SweepOptions
+from signaling.leases import LeaseOptions, RoomLeases
 from signaling.redact import redact_url
 from signaling.settings import Settings
 from signaling.tokens import TokenSigner, load_or_create_secret
@@ -81,6 +82,14 @@ def signing_secret(settings: Settings) -> bytes:
     if settings.secret_key is not None and settings.secret_key.get_secret_value():
         return settings.secret_key.get_secret_value().encode()
     return load_or_create_secret(settings.data_dir / "secret.key")
+
+
+def lease_options(settings: Settings) -> LeaseOptions:
+    return LeaseOptions(
+        ttl_s=settings.room_lease_ttl_s,
+        renew_every_s=settings.room_lease_renew_s,
+        handover_wait_s=settings.room_handover_wait_s,
+    )
 
 
 def extract_limits(settings: Settings) -> ExtractLimits:
@@ -241,6 +250,11 @@ class Runtime:
                 registry,
                 on_turn=queue.on_turn if queue is not None else None,
                 on_end=queue.on_end if queue is not None else None,
+                leases=RoomLeases(
+                    redis,
+                    url=settings.advertise_url or f"http://127.0.0.1:{settings.port}",
+                    options=lease_options(settings),
+                ),
             )
             stack.push_async_callback(runtime.calls.close)
             await runtime.calls.start()

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     max_rooms: int = Field(default=4, ge=1)
     """Live calls this process runs at once; one more gets 503 with Retry-After (a rejoin of a running
     call always gets in). Four kept next-question latency near its goal on 2 cores (docs/performance.md)."""
+    listening: bool = True
+    """Let signed-in interviewers listen in on live calls (both sides, mixed on the server); the
+    candidate's page then says that an interviewer may listen. Off: listening is refused (403)."""
     max_call_s: float = Field(default=3600.0, gt=0)
     """Longest one connection may last; then the call is hung up (a rejoin continues the interview)."""
     max_silent_s: float = Field(default=90.0, gt=0)
@@ -124,6 +127,15 @@ class Settings(BaseSettings):
     written). Long enough for a candidate whose connection dropped to rejoin and go on."""
     sweep_interval_s: float = Field(default=60.0, gt=0)
     """How often the server looks for abandoned interviews."""
+    room_lease_ttl_s: float = Field(default=15.0, gt=0)
+    """Several serve processes: a live room's lease in Redis lasts this long unless its process
+    renews it (every ``room_lease_renew_s``). A join on any process takes the room over at once."""
+    room_lease_renew_s: float = Field(default=3.0, gt=0)
+    room_handover_wait_s: float = Field(default=10.0, ge=0)
+    """How long a process taking a room over waits for the old owner to stop and flush its writes
+    (not at all when the old owner's process is dead)."""
+    advertise_url: str | None = None
+    """How other processes reach this one directly (default ``http://127.0.0.1:PORT``)."""
 
     # Evaluation (Celery workers on the same Redis)
     evaluation: bool = True

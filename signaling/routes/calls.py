@@ -81,12 +81,15 @@ async def offer(
     runtime: RuntimeDep,
     interview_id: uuid.UUID,
     body: Offer,
+    response: Response,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Answer:
     runtime.tokens.verify(body.token or bearer_token(authorization), interview_id=interview_id)
     if runtime.calls is None:
         raise ModelUnavailableError("live calls are disabled: the speech models are not loaded")
     sdp = await runtime.calls.join(interview_id, body.sdp, body.type)
+    # Behind a proxy: which process runs the call (in its logs, and for testers).
+    response.headers["X-Served-By"] = runtime.calls.leases.process
     return Answer(sdp=sdp, ice_servers=runtime.settings.ice_servers)
 
 
