@@ -14,7 +14,7 @@ from signaling import http_errors, room_writes
 from signaling.journal import Entry
 from signaling.ratelimit import RateLimitMiddleware
 from signaling.routes import auth as auth_routes
-from signaling.routes import calls, interviews, live, pages, reports, resumes, review, system
+from signaling.routes import calls, interviews, listen, live, pages, reports, resumes, review, system
 from signaling.runtime import Progress, Runtime
 from signaling.settings import Settings
 from web import STATIC_DIR
@@ -91,6 +91,7 @@ def create_app(
     app.include_router(auth_routes.router)
     app.include_router(review.router)
     app.include_router(live.router)
+    app.include_router(listen.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -41,11 +41,13 @@ from db import events, queries
 from db.engine import unit_of_work
 from media.ice import enable_loopback_candidates, rtc_configuration, strip_mdns_candidates
 from media.inbound import InboundAudio
+from media.mixer import TeeSink
 from media.outbound import PacedAudioTrack
-from media.recording import CallRecording
+from media.recording import AudioSink, CallRecording
 from signaling import live, metrics, room_writes
 from signaling.journal import Journal
 from signaling.leases import Lease, RoomLeases
+from signaling.listening import Listening
 from signaling.outbox import RetryPolicy, RoomOutbox
 from signaling.runtime import Runtime
 from signaling.sdp import answer_uses_opus, validate_offer
@@ -165,6 +167,13 @@ class _Samples:
         return frame.samples
 
 
+def _tee(*sinks: AudioSink | None) -> AudioSink | None:
+    present = [s for s in sinks if s is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else TeeSink(*present)
+
+
 async def _close_connection(pc: RTCPeerConnection, interview_id: uuid.UUID) -> None:
     """Close a peer connection, all of it. aiortc's ``close()`` stops at the first step that fails
     (on a connection whose negotiation failed half-way: a data channel transport never made, an ICE
@@ -199,11 +208,14 @@ class CallManager:
         on_turn: TurnHook | None = None,
         on_end: EndHook | None = None,
         leases: RoomLeases | None = None,
+        listening: Listening | None = None,
     ) -> None:
         self._runtime = runtime
         self._models = models
         self._leases = leases or RoomLeases(runtime.redis)
         self._leases_started = False
+        self._listening = listening
+        """Interviewers listening in: each room's two sides are teed into its mix."""
         self._on_turn = on_turn
         self._on_end = on_end
         self._rooms: dict[uuid.UUID, Room] = {}
@@ -331,7 +343,14 @@ class CallManager:
         recording = (
             CallRecording(settings.data_dir, f"recordings/{interview_id}") if settings.record_calls else None
         )
-        outbound = PacedAudioTrack(recorder=recording.interviewer if recording else None)
+        # Each side's frames go to the recording and, for listeners, to the room's live mix.
+        candidate_tap, interviewer_tap = (
+            self._listening.taps(interview_id) if self._listening is not None else (None, None)
+        )
+        candidate_sink = _tee(recording.candidate if recording else None, candidate_tap)
+        outbound = PacedAudioTrack(
+            recorder=_tee(recording.interviewer if recording else None, interviewer_tap)
+        )
         room = Room(interview_id, pc, outbound, question_ids, recording=recording, lease=lease)
         self._open_rooms[id(room)] = room
         pc.addTrack(outbound)
@@ -344,7 +363,7 @@ class CallManager:
         @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
             if track.kind == "audio" and room.task is None:
-                room.inbound = InboundAudio(track, recorder=recording.candidate if recording else None)
+                room.inbound = InboundAudio(track, recorder=candidate_sink)
                 room.task = asyncio.create_task(self._run(room, plan, room.inbound, follow_ups))
 
         @pc.on("connectionstatechange")
@@ -602,6 +621,9 @@ class CallManager:
         if room.closed.is_set():
             return
         room.closed.set()
+        # A room replaced by a rejoin here hands its listeners to the new room (same mix); only the
+        # interview's last room here, or one taken over by another process, sends them away.
+        last_room = room.lease is None or room.taken_over or self._leases.holds(room.lease)
         if room.watchdog is not None and room.watchdog is not asyncio.current_task():
             room.watchdog.cancel()
         # End the input first: the session sees the candidate leave and shuts down in order (its
@@ -625,6 +647,8 @@ class CallManager:
         if room.lease is not None:
             await self._leases.release(room.lease)
         room.outbound.stop()
+        if self._listening is not None and last_room:
+            await self._listening.close_room(room.interview_id)
         try:
             await _close_connection(room.pc, room.interview_id)
         finally:

@@ -18,6 +18,7 @@ STATUS: dict[type[errors.InterviewerError], int] = {
     errors.NotFoundError: 404,
     errors.TokenError: 401,
     errors.ConflictError: 409,
+    errors.FeatureDisabledError: 403,
     errors.InvalidSessionDescriptionError: 400,
     errors.InvalidInputError: 422,
     errors.UploadTooLargeError: 413,

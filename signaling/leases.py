@@ -270,6 +270,10 @@ class RoomLeases:
         except (RedisError, OSError) as exc:  # the lease expires by itself
             log.warning("interview %s: could not release its room lease: %s", lease.interview_id, exc)
 
+    def holds(self, lease: Lease) -> bool:
+        """Whether this process still counts ``lease`` as its newest for the room (no rejoin since)."""
+        return self._held.get(lease.interview_id) == lease.token
+
     async def still_owned(self, lease: Lease) -> bool:
         return (await self.owner(lease.interview_id)) == Owner(self.process, lease.token, self._url)
 

@@ -31,6 +31,7 @@ from evaluation.dispatch import EvaluationQueue
 from evaluation.workers import LocalWorkers, PoolOptions
 from signaling.background import AbandonedSweeper, SweepOptions
 from signaling.leases import LeaseOptions, RoomLeases
+from signaling.listening import Listening
 from signaling.redact import redact_url
 from signaling.settings import Settings
 from signaling.tokens import TokenSigner, load_or_create_secret
@@ -130,6 +131,8 @@ class Runtime:
     tts_cache: SharedSpeechCache | None = None
     """The process's TTS cache over Redis (live calls and pre-synthesis); None without calls."""
     presynth: Presynthesizer | None = None
+    listening: Listening | None = None
+    """Interviewers listening in on this process's live calls; None when calls or listening are off."""
     sweeper: AbandonedSweeper[object] | None = None
     """Finalizes interviews left ``live`` with no call past the grace period (and ended ones whose
     report never got written)."""
@@ -245,6 +248,13 @@ class Runtime:
 
             runtime._open_tts_cache(registry)
             queue = runtime.evaluation
+            if settings.listening:
+                runtime.listening = Listening(
+                    redis=redis,
+                    ice_servers=settings.ice_servers,
+                    allow_loopback_ice=settings.allow_loopback_ice,
+                )
+                stack.push_async_callback(runtime.listening.close)  # after the calls (the stack unwinds)
             runtime.calls = CallManager(
                 runtime,
                 registry,
@@ -255,9 +265,11 @@ class Runtime:
                     url=settings.advertise_url or f"http://127.0.0.1:{settings.port}",
                     options=lease_options(settings),
                 ),
+                listening=runtime.listening,
             )
             stack.push_async_callback(runtime.calls.close)
             await runtime.calls.start()
+
         runtime._open_sweeper()
         return runtime
 

@@ -123,6 +123,15 @@ async def test_interview_dashboard_and_report(
                 await board.wait_for_selector(f'{row}[data-state="live"]', timeout=60_000)
                 await board.click(f"{row} button")
                 await board.wait_for_selector("#transcript li.interviewer", timeout=120_000)
+                # Listening in: the interviewer hears the call live (the server's mix of both sides
+                # over a receive-only connection); the candidate's page says a listener may join.
+                assert await candidate.locator(".listen-notice:not([hidden])").count() >= 1
+                await board.click("#listen")
+                await board.wait_for_function(
+                    "window.listenState?.state === 'listening' && window.listenState.peakLevel > 0.01",
+                    timeout=90_000,
+                )
+                watched["listened"] = True
                 watched["live_line"] = await candidate.evaluate("!window.interviewPage.ended")
                 await board.screenshot(path=artifacts / "dashboard-live.png", full_page=True)
 
@@ -153,6 +162,13 @@ async def test_interview_dashboard_and_report(
             assert "complete" in (await candidate.text_content("#notice") or "")
             assert run.join_to_first_audio_ms is not None  # the interviewer was heard in the page
             assert run.rejoins == 0
+
+            assert watched.get("listened")
+            # The call's end ends the listening too (the server closes the listener's connection).
+            await board.wait_for_function(
+                "['stopped', 'idle'].includes(window.listenState.state)", timeout=30_000
+            )
+            assert board_log.by_endpoint()["POST /api/interviews/{id}/listen"] == 1
 
             # The dashboard followed the room to its end, every line pushed.
             row = f'tr.room[data-interview-id="{run.interview_id}"]'

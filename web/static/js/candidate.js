@@ -136,6 +136,18 @@ function openInterview(id, token) {
   $("mic-test").focus();
   const query = new URLSearchParams({ interview: id, token });
   live = new LiveStream(`/api/live?${query}`, { onMessage, onStatus: onStreamStatus });
+  showListenNotice();
+}
+
+async function showListenNotice() {
+  // Say so before and during the call when an interviewer may listen in; say nothing otherwise.
+  try {
+    const resp = await fetch("/api/listening");
+    const { enabled } = resp.ok ? await resp.json() : { enabled: false };
+    for (const el of document.querySelectorAll(".listen-notice")) el.hidden = !enabled;
+  } catch {
+    // No answer: nothing to announce.
+  }
 }
 
 function onStreamStatus(status) {

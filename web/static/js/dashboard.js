@@ -1,5 +1,6 @@
 // The interviewer dashboard: the live room list, and the selected room's transcript and scores.
 import { applyTranslations, installLanguageToggle, t } from "./i18n.js";
+import { listenState, startListening, stopListening } from "./listen.js";
 import { LiveStream } from "./live.js";
 import { ensureSignedIn, signOut } from "./signin.js";
 import { renderTranscript } from "./transcript.js";
@@ -9,6 +10,7 @@ const rooms = new Map(); // interview_id -> summary
 const view = { selected: null, turns: [], scores: new Map(), keys: new Map(), clockOffsetMs: 0 };
 window.dashboardPage = { rooms, view, stream: "idle" };
 let live = null;
+const listening = { enabled: false, iceServers: [] }; // from /api/listening at start
 
 const STATE_KEYS = { waiting: "room_waiting", live: "room_live", left: "room_left", ended: "room_ended" };
 
@@ -88,6 +90,7 @@ function tickElapsed() {
 }
 
 function select(id) {
+  if (listenState.interviewId && listenState.interviewId !== id) stopListening();
   view.selected = id;
   view.turns = [];
   view.scores = new Map();
@@ -112,6 +115,62 @@ function renderRoomHead() {
   link.hidden = room.state !== "ended";
   link.href = `/report/${room.interview_id}`;
   link.textContent = room.report_ready ? t("open_report") : `${t("open_report")} (${t("report_pending")})`;
+  renderListen(room);
+}
+
+// --- listening in ----------------------------------------------------------------------------------
+
+function listeningTo(room) {
+  return Boolean(room) && listenState.interviewId === room.interview_id;
+}
+
+function renderListen(room = rooms.get(view.selected)) {
+  const isLive = Boolean(room) && room.state === "live";
+  const mine = listeningTo(room);
+  // A call that ended has nothing to hear (the server closes the connection too).
+  if (mine && !isLive) stopListening();
+  const active = mine && isLive && ["connecting", "listening"].includes(listenState.state);
+  $("listen-box").hidden = !room || !listening.enabled;
+  const button = $("listen");
+  button.hidden = !isLive;
+  button.textContent = t(active ? "stop_listening" : "listen");
+  button.setAttribute("aria-pressed", String(active));
+  const name = room?.candidate_name || room?.interview_id || "";
+  button.setAttribute("aria-label", active ? t("stop_listening") : t("listen_to", { name }));
+  const status = $("listen-status");
+  if (active) status.textContent = t(listenState.state === "listening" ? "listen_live" : "listen_connecting");
+  else if (mine && listenState.state === "stopped") status.textContent = t("listen_stopped");
+  else if (mine && listenState.state === "failed") {
+    status.textContent = t("listen_failed", { message: listenState.error });
+  } else status.textContent = "";
+}
+
+async function toggleListen() {
+  const room = rooms.get(view.selected);
+  if (!room) return;
+  const active = listeningTo(room) && ["connecting", "listening"].includes(listenState.state);
+  if (active) {
+    await stopListening();
+    return;
+  }
+  try {
+    await startListening(room.interview_id, $("listen-audio"), { iceServers: listening.iceServers });
+  } catch {
+    // listenState says why; renderListen shows it.
+  }
+}
+
+async function loadListening() {
+  try {
+    const resp = await fetch("/api/listening");
+    if (!resp.ok) return;
+    const info = await resp.json();
+    listening.enabled = Boolean(info.enabled);
+    listening.iceServers = info.ice_servers || [];
+  } catch {
+    // Listening stays off: the button is not shown.
+  }
+  renderListen();
 }
 
 function scoreText(score) {
@@ -235,6 +294,9 @@ async function start() {
   $("sign-out").hidden = false;
   $("sign-out").addEventListener("click", signOut);
   $("board").hidden = false;
+  listenState.onChange = () => renderListen();
+  $("listen").addEventListener("click", toggleListen);
+  loadListening();
   $("h-room").tabIndex = -1;
   const hash = location.hash.match(/room=([0-9a-f-]{36})/i);
   if (hash) view.selected = hash[1];
