@@ -99,6 +99,7 @@ async def test_an_interview_left_live_is_finalized_after_the_grace_period(
     # Just hung up: within the grace period a rejoin is welcome, so nothing is finalized.
     assert await sweeper.run_once() == []
     await asyncio.sleep(GRACE_S + 0.5)
+
     # Past it, a call open on this server still protects its interview...
     async def open_here() -> set[uuid.UUID]:
         return {interview_id}

@@ -249,6 +249,7 @@ async def test_the_sweeper_protects_a_call_it_saw_for_the_grace_period() -> None
     a, b = uuid.uuid4(), uuid.uuid4()
     now: set[uuid.UUID] = {a, b}
     sweep = RecordingSweep()
+
     async def connected() -> set[uuid.UUID]:
         return now
 
@@ -275,6 +276,7 @@ async def test_a_sweep_is_skipped_while_the_live_rooms_cannot_be_read() -> None:
 
 async def test_a_failed_sweep_does_not_stop_the_next() -> None:
     sweep = RecordingSweep(fail_times=2)
+
     async def nobody() -> frozenset[uuid.UUID]:
         return frozenset()
 
