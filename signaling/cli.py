@@ -294,7 +294,9 @@ def cmd_proxy_config(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(render_nginx(ProxyOptions(listen=args.listen, upstreams=upstreams, run_dir=args.run_dir)))
+    sys.stdout.write(
+        render_nginx(ProxyOptions(listen=args.listen, upstreams=upstreams, run_dir=args.run_dir))
+    )
     return 0
 
 

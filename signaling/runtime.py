@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
@@ -83,6 +84,15 @@ def signing_secret(settings: Settings) -> bytes:
     if settings.secret_key is not None and settings.secret_key.get_secret_value():
         return settings.secret_key.get_secret_value().encode()
     return load_or_create_secret(settings.data_dir / "secret.key")
+
+
+def advertised_url(settings: Settings) -> str:
+    """How the other processes reach this one: the setting, else the bound address (the host's
+    name when bound to every interface, as in a container, where the name resolves to it)."""
+    if settings.advertise_url:
+        return settings.advertise_url.rstrip("/")
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else socket.gethostname()
+    return f"http://{host}:{settings.port}"
 
 
 def lease_options(settings: Settings) -> LeaseOptions:
@@ -262,7 +272,7 @@ class Runtime:
                 on_end=queue.on_end if queue is not None else None,
                 leases=RoomLeases(
                     redis,
-                    url=settings.advertise_url or f"http://127.0.0.1:{settings.port}",
+                    url=advertised_url(settings),
                     options=lease_options(settings),
                 ),
                 listening=runtime.listening,

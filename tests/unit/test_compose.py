@@ -97,3 +97,21 @@ def test_the_file_names_only_real_paths() -> None:
     for name, service in _services().items():
         if service.get("build"):
             assert (Path(COMPOSE.parent) / service["build"] / "Dockerfile").is_file(), name
+
+
+def test_api_processes_run_behind_the_proxy_the_suite_tests() -> None:
+    from signaling.proxy_config import ProxyOptions, render_nginx
+
+    services = _services()
+    api, proxy = services["api"], services["proxy"]
+    # Several API processes, reached only through nginx (the scale-out tests run the same config).
+    assert api["deploy"]["replicas"] >= 2
+    assert "ports" not in api
+    assert "container_name" not in api
+    assert proxy["ports"] == ["8080:8080"]
+    assert proxy["depends_on"]["api"]["condition"] == "service_healthy"
+    mount = next(v for v in proxy["volumes"] if "compose.conf" in v)
+    host_path, container_path = mount.split(":")[:2]
+    assert container_path in proxy["command"]
+    rendered = render_nginx(ProxyOptions(listen="8080", upstreams=("api:8000",), run_dir=Path("/tmp/nginx")))
+    assert (PROJECT_ROOT / host_path).read_text() == rendered, "re-render deploy/nginx/compose.conf"
