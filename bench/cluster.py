@@ -77,6 +77,8 @@ class ClusterOptions:
     env: dict[str, str] = field(default_factory=dict)
     """More settings for every process (``INTERVIEWER_...``)."""
     ready_timeout_s: float = 600.0
+    interviewers: dict[str, str] = field(default_factory=dict)
+    """Accounts (name: password) made before the processes start, for dashboards and listeners."""
 
 
 class Cluster:
@@ -120,6 +122,16 @@ class Cluster:
             raise RuntimeError("nginx is not installed (run.sh installs Debian's nginx package)")
         self.pg.start()
         self.redis.start()
+        for name, password in self.options.interviewers.items():
+            await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "signaling.cli", "create-interviewer", name, "--password-stdin"],
+                input=password.encode(),
+                env=self.env(),
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
         # One at a time: the first applies the migrations and assembles the model files.
         for n in range(self.options.processes):
             self.processes.append(self._spawn(f"serve{n}"))

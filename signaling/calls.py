@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
+from redis.exceptions import RedisError
 
 from agent.errors import (
     CapacityError,
@@ -288,18 +289,35 @@ class CallManager:
         """Own the room, in order: the lease (another process's room is stopped and flushed), this
         process's own previous room closed (its writes flushed under the old token), then the new
         token stored, so nothing the old session wrote is refused and nothing after it is let in."""
-        lease = await self._leases.acquire(interview_id)
-        async with self._lock:
-            old = self._rooms.pop(interview_id, None)
-        if old is not None:
-            log.info("interview %s rejoined: replacing the previous connection", interview_id)
-            await self._close_room(old)
+        try:
+            lease = await self._leases.acquire(interview_id)
+            async with self._lock:
+                old = self._rooms.pop(interview_id, None)
+            if old is not None:
+                log.info("interview %s rejoined: replacing the previous connection", interview_id)
+                await self._close_room(old)
+            if await self._claim(lease):
+                return lease
+            if await self._leases.still_owned(lease):
+                # Nobody joined after us, yet Postgres holds a newer token: Redis lost its data and
+                # counts from below it. Move the counter past it and take the room once more.
+                await self._leases.raise_fence(interview_id, await self._stored_token(interview_id))
+                lease = await self._leases.acquire(interview_id)
+                if await self._claim(lease):
+                    return lease
+        except (RedisError, OSError) as exc:
+            raise CapacityError("the room registry (Redis) cannot be reached; retry soon") from exc
+        await self._leases.release(lease)
+        raise ConflictError("this interview was joined again elsewhere a moment later")
+
+    async def _claim(self, lease: Lease) -> bool:
         async with unit_of_work(self._runtime.sessions) as session:
-            claimed = await queries.claim_room(session, interview_id, lease.token)
-        if not claimed:
-            await self._leases.release(lease)
-            raise ConflictError("this interview was joined again elsewhere a moment later")
-        return lease
+            return await queries.claim_room(session, lease.interview_id, lease.token)
+
+    async def _stored_token(self, interview_id: uuid.UUID) -> int:
+        async with unit_of_work(self._runtime.sessions) as session:
+            row = await queries.get_interview(session, interview_id)
+        return row.owner_token or 0 if row is not None else 0
 
     @contextlib.asynccontextmanager
     async def _one_join_at_a_time(self, interview_id: uuid.UUID) -> AsyncIterator[None]:
@@ -395,7 +413,7 @@ class CallManager:
             if room.closed.is_set():  # the manager closed, or another process took the room over
                 raise CapacityError("this server is shutting down; retry soon")
             self._rooms[interview_id] = room
-        if not await self._leases.still_owned(lease):  # taken over while this offer was negotiated
+        if not await self._still_owned(lease):  # taken over while this offer was negotiated
             await self._drop(room, taken_over=True)
             raise ConflictError("this interview was joined again elsewhere a moment later")
         metrics.ACTIVE_CALLS.set(len(self._rooms))
@@ -577,6 +595,14 @@ class CallManager:
         # live in the other process, which says so.
         if registered and not room.taken_over:
             await self._room_changed(room, "left")
+
+    async def _still_owned(self, lease: Lease) -> bool:
+        try:
+            return await self._leases.still_owned(lease)
+        except (RedisError, OSError) as exc:
+            # Cannot tell: keep the call. A newer owner's token in Postgres still fences its writes.
+            log.warning("interview %s: could not check its room lease: %s", lease.interview_id, exc)
+            return True
 
     async def _taken_over(self, interview_id: uuid.UUID, token: int) -> None:
         """Another process owns the room now (a rejoin reached it): stop ours, flushing its writes

@@ -75,10 +75,21 @@ redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + tonumber(ARGV[3]), ARGV[1])
 return {token, previous or false}
 """
 
-# KEYS: owner, live set. ARGV: interview id, process id, token, ttl ms, now ms. 1 if still ours.
+# KEYS: owner, live set, fence. ARGV: interview id, process id, token, ttl ms, now ms, url.
+# 1 if still ours. A lease that expired while Redis was unreachable (or was lost with Redis's data)
+# is taken back when nobody has joined since: the fence still stands at our token, or is gone.
 _RENEW = """
 local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
+if not current then
+  local fence = redis.call('GET', KEYS[3])
+  if fence and tonumber(fence) ~= tonumber(ARGV[3]) then return 0 end
+  if not fence then redis.call('SET', KEYS[3], ARGV[3]) end
+  local mine = {process = ARGV[2], token = tonumber(ARGV[3])}
+  if ARGV[6] ~= '' then mine['url'] = ARGV[6] end
+  redis.call('SET', KEYS[1], cjson.encode(mine), 'PX', ARGV[4])
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[5]) + tonumber(ARGV[4]), ARGV[1])
+  return 1
+end
 local owner = cjson.decode(current)
 if owner['process'] ~= ARGV[2] or tonumber(owner['token']) ~= tonumber(ARGV[3]) then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
@@ -270,6 +281,16 @@ class RoomLeases:
         except (RedisError, OSError) as exc:  # the lease expires by itself
             log.warning("interview %s: could not release its room lease: %s", lease.interview_id, exc)
 
+    async def raise_fence(self, interview_id: uuid.UUID, at_least: int) -> None:
+        """Move the interview's token counter up to ``at_least`` (Redis lost its data, so it counts
+        from below the token Postgres holds, and no join could ever claim the room again)."""
+        current = int(await self._redis.get(_fence_key(interview_id)) or 0)
+        if current < at_least:
+            await self._redis.set(_fence_key(interview_id), at_least)
+            log.warning(
+                "interview %s: room token counter raised from %d to %d", interview_id, current, at_least
+            )
+
     def holds(self, lease: Lease) -> bool:
         """Whether this process still counts ``lease`` as its newest for the room (no rejoin since)."""
         return self._held.get(lease.interview_id) == lease.token
@@ -361,8 +382,15 @@ class RoomLeases:
                 await self._beat()
                 now_ms = int(time.time() * 1000)
                 for interview_id, token in list(self._held.items()):
-                    keys = [_owner_key(interview_id), LIVE_ROOMS]
-                    args: list[str | int] = [str(interview_id), self.process, token, ttl_ms, now_ms]
+                    keys = [_owner_key(interview_id), LIVE_ROOMS, _fence_key(interview_id)]
+                    args: list[str | int] = [
+                        str(interview_id),
+                        self.process,
+                        token,
+                        ttl_ms,
+                        now_ms,
+                        self._url or "",
+                    ]
                     if not await self._renew(keys=keys, args=args) and self._held.get(interview_id) == token:
                         self._stop_room(interview_id, token)
                 await self._redis.zremrangebyscore(LIVE_ROOMS, "-inf", now_ms)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from db import events, review
 from db.engine import unit_of_work
@@ -164,8 +165,15 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def connected_rooms(runtime: Runtime) -> set[uuid.UUID] | None:
-    """Interviews with a call connected to any process; None when this process runs no calls."""
-    return await runtime.calls.connected_anywhere() if runtime.calls is not None else None
+    """Interviews with a call connected to any process; None when this process runs no calls.
+    With Redis unreachable, this process's own calls (a page still gets its snapshot)."""
+    if runtime.calls is None:
+        return None
+    try:
+        return await runtime.calls.connected_anywhere()
+    except (RedisError, OSError) as exc:
+        log.warning("the rooms of other processes are unknown (%s): showing this one's", exc)
+        return runtime.calls.connected()
 
 
 def display_state(db_state: str, interview_id: uuid.UUID, connected: set[uuid.UUID] | None) -> str:

@@ -173,3 +173,37 @@ async def test_a_stale_owner_cannot_write_but_its_journal_keeps_the_answer(runti
     assert row is not None
     assert row.current_question == 1
     assert [t.text for t in turns] == ["I moved the queue to Kafka."] * 2
+
+
+async def test_a_lease_that_expired_while_redis_was_away_is_taken_back_if_nobody_joined(
+    two: tuple[Process, Process], runtime: Runtime
+) -> None:
+    a, _b = two
+    interview_id = uuid.uuid4()
+    lease = await a.leases.acquire(interview_id)
+    await runtime.redis.delete(f"rooms:owner:{interview_id}")  # expired during an outage
+    deadline = time.monotonic() + 5
+    while not await a.leases.still_owned(lease):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert a.lost == []
+
+
+async def test_after_redis_lost_its_data_a_join_can_still_claim_the_room(
+    two: tuple[Process, Process], runtime: Runtime
+) -> None:
+    a, _b = two
+    interview_id, _ = await make_interview(runtime)
+    async with unit_of_work(runtime.sessions) as session:
+        assert await queries.claim_room(session, interview_id, 5)
+    # Redis restarted empty: the counter starts again below the stored token.
+    await runtime.redis.delete(f"rooms:owner:{interview_id}", f"rooms:fence:{interview_id}")
+    low = await a.leases.acquire(interview_id)
+    async with unit_of_work(runtime.sessions) as session:
+        assert not await queries.claim_room(session, interview_id, low.token)
+    assert await a.leases.still_owned(low)  # nobody else joined: the counter is what is wrong
+    await a.leases.raise_fence(interview_id, 5)
+    again = await a.leases.acquire(interview_id)
+    assert again.token == 6
+    async with unit_of_work(runtime.sessions) as session:
+        assert await queries.claim_room(session, interview_id, again.token)
