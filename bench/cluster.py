@@ -199,6 +199,13 @@ class Cluster:
             os.killpg(process.proc.pid, signal.SIGKILL)
         process.proc.wait(30)
 
+    async def restart(self, process: ServeProcess) -> ServeProcess:
+        """Start a dead process again on its port (nginx's upstream), as an operator would."""
+        fresh = self._spawn(process.name, process.port)
+        self.processes[self.processes.index(process)] = fresh
+        await self.wait_ready(fresh)
+        return fresh
+
     def process_for(self, port: int) -> ServeProcess:
         return next(p for p in self.processes if p.port == port)
 

@@ -12,7 +12,8 @@ the proxy, each answering ``--questions`` questions with recorded speech, with t
 
 One room (the last) has an interviewer listening in for the whole call, through an aiortc
 receive-only client signed in as an interviewer: ``listen_join_ms`` is the offer posted to the
-first audible frame received; ``listen_delay_ms`` is the candidate's speech leaving the client's
+first audio frame received (the mix streams silence between voices; the first voice heard is
+printed too); ``listen_delay_ms`` is the candidate's speech leaving the client's
 microphone to it reaching the listener (p50 over that room's answers, both on this machine's
 clock). ``next_question_*`` come from the server's own per-turn figure (answer end to the next
 line starting), for all rooms and for the listened room against the others.
@@ -79,6 +80,7 @@ class Listener:
         self.frames: list[tuple[float, float]] = []
         self.posted_at: float | None = None
         self.first_audible_at: float | None = None
+        self.first_frame_at: float | None = None
         self._pc: Any = None
         self._task: asyncio.Task[None] | None = None
 
@@ -119,6 +121,8 @@ class Listener:
                 pcm = frame.to_ndarray().astype(np.float32).reshape(-1)
                 rms = float(np.sqrt(np.mean(pcm * pcm))) if pcm.size else 0.0
                 self.frames.append((now, rms))
+                if self.first_frame_at is None:
+                    self.first_frame_at = now
                 if self.first_audible_at is None and rms > VOICED_RMS:
                     self.first_audible_at = now
 
@@ -175,6 +179,9 @@ class Bench:
         self.kill_event = asyncio.Event()
         self.first_answers = 0
         self.all_answered_once = asyncio.Event()
+        self.rejoined_by_hand = asyncio.Event()
+        """Room 0's rejoin through the other process is done: the kill comes after it, so the two
+        faults do not overlap (the kill would leave no other process to rejoin through)."""
         self.lead_in = {p: _lead_in_s(p) for p in ANSWERS}
 
     async def make_room(self, index: int) -> Room:
@@ -272,6 +279,7 @@ class Bench:
                     await self.join(room, other.url)
                     again = await c.next_question()
                     room.resumed.append(again is not None and again["question_index"] == index)
+                    self.rejoined_by_hand.set()
                     if again is None:
                         room.ended = True
                         return
@@ -289,6 +297,8 @@ class Bench:
             room.error = f"{type(exc).__name__}: {exc}"
             _say(f"  room {room.index}: {room.error}")
         finally:
+            if room.index == 0:
+                self.rejoined_by_hand.set()  # never leave the kill waiting
             if room.listener is not None:
                 await room.listener.stop()
             await c.hangup()
@@ -296,6 +306,7 @@ class Bench:
     async def killer(self, rooms: list[Room]) -> None:
         try:
             await asyncio.wait_for(self.all_answered_once.wait(), 900)
+            await asyncio.wait_for(self.rejoined_by_hand.wait(), 900)
         except TimeoutError:
             _say("  the kill never happened: not every room answered once")
             return
@@ -374,11 +385,15 @@ class Bench:
         unlistened = [v for r in rooms if r.listener is None for v in next_q(r)]
         listened_next = [v for r in listened for v in next_q(r)]
         join_ms: float | None = None
+        voice_ms: float | None = None
         delays: list[float] = []
         for r in listened:
             assert r.listener is not None
-            if r.listener.first_audible_at is not None and r.listener.posted_at is not None:
-                join_ms = r.listener.first_audible_at - r.listener.posted_at
+            if r.listener.posted_at is not None:
+                if r.listener.first_frame_at is not None:
+                    join_ms = r.listener.first_frame_at - r.listener.posted_at
+                if r.listener.first_audible_at is not None:
+                    voice_ms = r.listener.first_audible_at - r.listener.posted_at
             for spoke_at, ended in r.speech_starts:
                 heard = r.listener.onset_after(spoke_at - 0.05, ended + 1.0)
                 if heard is not None:
@@ -392,6 +407,7 @@ class Bench:
                 + (f" error={r.error}" if r.error else "")
             )
         _say(f"  listen delays (s): {[round(d, 3) for d in delays]}")
+        _say(f"  listener: offer posted to first frame {_ms(join_ms)} ms, to first voice {_ms(voice_ms)} ms")
         resumed = [ok for r in rooms for ok in r.resumed]
         return {
             "processes": len(self.cluster.processes),

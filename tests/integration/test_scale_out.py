@@ -18,6 +18,7 @@ import pytest
 
 from bench.cluster import Cluster, ClusterOptions, ServeProcess, nginx_binary
 from bench.fault_candidate import Candidate
+from bench.scale_out import LISTENER, Listener
 from tests.fixtures_paths import PROJECT_FIXTURES
 
 pytestmark = [
@@ -41,6 +42,7 @@ async def cluster() -> AsyncIterator[Cluster]:
                 "INTERVIEWER_ROOM_LEASE_RENEW_S": "1",
                 "INTERVIEWER_EVALUATION": "false",
             },
+            interviewers={LISTENER[0]: LISTENER[1]},
         )
     )
     try:
@@ -154,12 +156,14 @@ async def test_a_rejoin_through_the_other_process_takes_over_at_the_same_questio
         cluster.kill(other)
         await candidate.hangup()
         await candidate.join()
+        restarted = asyncio.create_task(cluster.restart(other))  # back while the call goes on
         assert _process_of(cluster, candidate.served_by[-1]) is owner
         after_kill = await candidate.next_question()
         assert after_kill is not None
         assert after_kill["question_index"] == index
     finally:
         await candidate.hangup()
+    await restarted
 
     async with httpx.AsyncClient(base_url=cluster.url, timeout=30) as http:
         r = await http.get(
@@ -173,3 +177,29 @@ async def test_a_rejoin_through_the_other_process_takes_over_at_the_same_questio
     seqs = [t["seq"] for t in turns]
     assert len(seqs) == len(set(seqs))
     assert not [e for e in candidate.server_errors if "offer" in e], candidate.server_errors
+
+
+async def test_a_listener_on_the_other_process_hears_both_sides(cluster: Cluster) -> None:
+    candidate = await _interview(cluster)
+    listener: Listener | None = None
+    try:
+        await candidate.join()
+        owner = _process_of(cluster, candidate.served_by[-1])
+        other = next(p for p in cluster.processes if p is not owner)
+        # The listen request reaches a process that does not run the call: it is handed to the owner.
+        listener = Listener(other.url, candidate.interview_id)
+        await listener.start()
+        assert await candidate.next_question() is not None  # greeting and first question spoken
+        answer_from = time.monotonic()
+        await candidate.answer(ANSWER)
+        answer_to = time.monotonic()
+        assert listener.first_frame_at is not None
+        interviewer_side = listener.onset_after(0, answer_from)
+        candidate_side = listener.onset_after(answer_from + 0.3, answer_to)
+        assert interviewer_side is not None, "the interviewer's lines were not heard"
+        assert candidate_side is not None, "the candidate's answer was not heard"
+    finally:
+        if listener is not None:
+            await listener.stop()
+        await candidate.hangup()
+    assert "started listening" in owner.log_text()  # logged where the call runs
