@@ -17,9 +17,11 @@ class ProxyOptions:
     """``host:port`` of each ``serve`` process."""
     run_dir: Path
     """Where nginx keeps its pid, logs and temporary files."""
-    max_fails: int = 3
-    """Failed tries (refused connections, timeouts, 503s) before a process is skipped for
-    ``fail_timeout_s``: a killed process stops costing each request a refused connection."""
+    max_fails: int = 0
+    """Failed tries before nginx skips a process for ``fail_timeout_s``; 0: never skip. nginx counts
+    a 503 as a failed try too, so a full process would be marked down, and with every process
+    marked down nginx answers 502 ("no live upstreams") instead of passing on the 503 with
+    Retry-After (bench/scale_out.py run 2). A dead process costs a refused connection, a millisecond."""
     fail_timeout_s: int = 5
 
     def __post_init__(self) -> None:
