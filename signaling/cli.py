@@ -392,8 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print an nginx configuration that spreads requests over several serve processes",
         description="Print the reverse proxy's configuration (nginx) for serve processes that share "
         "DATABASE_URL and REDIS_URL: offers, pages and WebSockets go to any process; a full one "
-        "(503) hands the request to the next. Run it with: nginx -c FILE (nginx runs in the "
-        "foreground, as a service manager expects).",
+        "(503) hands the request to the next. Save it and run: nginx -c FILE -g 'daemon off;' (in "
+        "the foreground, as a service manager expects); the run dir must exist and be writable.",
     )
     proxy.add_argument(
         "--upstream",

@@ -69,6 +69,13 @@ class Health(BaseModel):
     database: bool
     redis: bool
     models: list[str]
+    process: str | None = Field(
+        default=None, description="This serve process (behind a proxy, which one answered)"
+    )
+    calls: int | None = Field(default=None, description="Live calls this process runs now")
+    max_calls: int | None = Field(
+        default=None, description="Live calls this process may run (INTERVIEWER_MAX_ROOMS)"
+    )
 
 
 class InterviewCreated(InterviewOut):

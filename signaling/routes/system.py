@@ -42,6 +42,9 @@ async def health(runtime: RuntimeDep, response: Response) -> Health:
         database=database,
         redis=redis_ok,
         models=[f"{m.role}:{m.name}" for m in runtime.models.loaded()],
+        process=runtime.calls.leases.process if runtime.calls is not None else None,
+        calls=len(runtime.calls.rooms) if runtime.calls is not None else None,
+        max_calls=runtime.settings.max_rooms if runtime.calls is not None else None,
     )
 
 

@@ -95,6 +95,10 @@ async def test_offers_spread_and_a_full_cluster_answers_503_with_retry_after(clu
         # Each process takes one call: the second offer reached the full one (503) or the free one
         # first, and either way runs on the other process.
         assert first.served_by[0] != second.served_by[0]
+        async with httpx.AsyncClient(timeout=10) as http:
+            health = [(await http.get(f"{p.url}/api/health")).json() for p in cluster.processes]
+        assert sorted(h["process"] for h in health) == sorted([first.served_by[0], second.served_by[0]])
+        assert [(h["calls"], h["max_calls"]) for h in health] == [(1, 1), (1, 1)]
         with pytest.raises(RuntimeError, match="503"):
             await third.join()
         assert third.unavailable
