@@ -11,12 +11,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
 _LOOPBACK_V4 = "127.0.0.1"
 _PATCH_MARK = "_media_allows_loopback"
@@ -24,6 +26,8 @@ _PATCH_MARK = "_media_allows_loopback"
 _CANDIDATE = re.compile(r"^a=candidate:\S+ \d+ \S+ \d+ (?P<address>\S+) \d+ typ ", re.IGNORECASE)
 
 HostAddresses = Callable[[bool, bool], list[str]]
+
+log = logging.getLogger(__name__)
 
 
 def enable_loopback_candidates() -> None:
@@ -78,3 +82,26 @@ def rtc_configuration(ice_servers: Sequence[Mapping[str, str | list[str]]] = ())
             raise ValueError("ICE server username and credential must be strings")
         servers.append(RTCIceServer(urls=urls, username=username, credential=credential))
     return RTCConfiguration(iceServers=servers)
+
+
+async def close_peer_connection(pc: RTCPeerConnection, what: str) -> None:
+    """Close a peer connection, all of it. aiortc's ``close()`` stops at the first step that fails
+    (on a connection whose negotiation failed half-way: a data channel transport never made, an ICE
+    transport already closed), leaving the ICE sockets and DTLS tasks after it open: stop those one
+    by one. ``what`` names the connection in the log (a call's, a listener's)."""
+    try:
+        await pc.close()
+        return
+    except Exception:
+        log.warning("%s: closing its connection failed; stopping each part", what, exc_info=True)
+    parts: list[Any] = []
+    for transceiver in pc.getTransceivers():
+        with contextlib.suppress(Exception):
+            await transceiver.stop()
+        parts.append(transceiver.receiver.transport)
+    parts.append(getattr(pc.sctp, "transport", None))
+    for dtls in parts:  # each DTLS transport, then the ICE transport under it
+        for part in (dtls, getattr(dtls, "transport", None)):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    await part.stop()

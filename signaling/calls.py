@@ -40,7 +40,12 @@ from agent.session.turn_taking import TurnTakingOptions
 from agent.session.turns import TurnRecord
 from db import events, queries
 from db.engine import unit_of_work
-from media.ice import enable_loopback_candidates, rtc_configuration, strip_mdns_candidates
+from media.ice import (
+    close_peer_connection,
+    enable_loopback_candidates,
+    rtc_configuration,
+    strip_mdns_candidates,
+)
 from media.inbound import InboundAudio
 from media.mixer import TeeSink
 from media.outbound import PacedAudioTrack
@@ -173,31 +178,6 @@ def _tee(*sinks: AudioSink | None) -> AudioSink | None:
     if not present:
         return None
     return present[0] if len(present) == 1 else TeeSink(*present)
-
-
-async def _close_connection(pc: RTCPeerConnection, interview_id: uuid.UUID) -> None:
-    """Close a peer connection, all of it. aiortc's ``close()`` stops at the first step that fails
-    (on a connection whose negotiation failed half-way: a data channel transport never made, an ICE
-    transport already closed), leaving the ICE sockets and DTLS tasks after it open: stop those one
-    by one."""
-    try:
-        await pc.close()
-        return
-    except Exception:
-        log.warning(
-            "interview %s: closing its connection failed; stopping each part", interview_id, exc_info=True
-        )
-    parts: list[Any] = []
-    for transceiver in pc.getTransceivers():
-        with contextlib.suppress(Exception):
-            await transceiver.stop()
-        parts.append(transceiver.receiver.transport)
-    parts.append(getattr(pc.sctp, "transport", None))
-    for dtls in parts:  # each DTLS transport, then the ICE transport under it
-        for part in (dtls, getattr(dtls, "transport", None)):
-            if part is not None:
-                with contextlib.suppress(Exception):
-                    await part.stop()
 
 
 class CallManager:
@@ -676,7 +656,7 @@ class CallManager:
         if self._listening is not None and last_room:
             await self._listening.close_room(room.interview_id)
         try:
-            await _close_connection(room.pc, room.interview_id)
+            await close_peer_connection(room.pc, f"interview {room.interview_id}")
         finally:
             if room.recording is not None:
                 await asyncio.to_thread(room.recording.close)

@@ -12,7 +12,6 @@ loop, so the maps need no lock; the one await that can interleave (negotiation) 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import uuid
@@ -25,7 +24,12 @@ from redis.asyncio import Redis
 
 from agent.errors import CapacityError, InvalidSessionDescriptionError, NotFoundError
 from db import events
-from media.ice import enable_loopback_candidates, rtc_configuration, strip_mdns_candidates
+from media.ice import (
+    close_peer_connection,
+    enable_loopback_candidates,
+    rtc_configuration,
+    strip_mdns_candidates,
+)
 from media.mixer import BUFFER_FRAMES, ListenerTrack, LiveMix
 from media.recording import AudioSink
 from signaling.sdp import answer_uses_opus, validate_offer
@@ -130,10 +134,10 @@ class Listening:
         finally:
             if not negotiated:
                 track.stop()
-                await _close_peer(pc)
+                await close_peer_connection(pc, "a listener")
         if self._rooms.get(interview_id) is not room:  # the call ended while we negotiated
             track.stop()
-            await _close_peer(pc)
+            await close_peer_connection(pc, "a listener")
             raise NotFoundError(f"the call of interview {interview_id} has just ended")
         room.listeners[listener.id] = listener
 
@@ -181,7 +185,7 @@ class Listening:
         if room is None or listener is None:
             return False  # already gone: a leave and a closed connection race, only one counts
         listener.track.stop()
-        await _close_peer(listener.pc)
+        await close_peer_connection(listener.pc, f"listener {listener.id}")
         duration = time.monotonic() - listener.started_at
         log.info(
             "interview %s: %s stopped listening after %.1f s (listener %s, %s)",
@@ -215,21 +219,3 @@ class Listening:
             **extra,
         }
         await events.publish(self._redis, events.interview_channel(interview_id), event)
-
-
-async def _close_peer(pc: RTCPeerConnection) -> None:
-    """Close a listener's connection, all of it, even when aiortc's ``close()`` stops half-way
-    (it does on a connection whose negotiation failed): then stop each transport it left open."""
-    try:
-        await pc.close()
-        return
-    except Exception:
-        log.warning("closing a listener connection failed; stopping each part", exc_info=True)
-    for transceiver in pc.getTransceivers():
-        with contextlib.suppress(Exception):
-            await transceiver.stop()
-        dtls = transceiver.sender.transport
-        for part in (dtls, getattr(dtls, "transport", None)):
-            if part is not None:
-                with contextlib.suppress(Exception):
-                    await part.stop()
