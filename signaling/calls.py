@@ -679,6 +679,7 @@ class CallManager:
             log.warning("%d rooms were still closing when the call manager closed", len(others))
         metrics.ACTIVE_CALLS.set(0)
         await self._leases.aclose()
+        self._leases_started = False  # a manager closed and used again (tests do) starts them again
         if self._journal is not None:
             self._journal.close()  # removed, or kept for the next start if writes are left
             self._journal = None

@@ -192,6 +192,10 @@ class RoomLeases:
         self._on_lost: LostHandler | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: set[asyncio.Task[None]] = set()
+        self._closing = False
+        """Set by ``aclose``: the loops end even if a cancellation was swallowed on the way (a
+        cancel that races a Redis read's own timeout comes back as TimeoutError, an OSError that
+        the loops otherwise retry: the suite once hung 15 minutes in a shutdown on it)."""
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
@@ -204,6 +208,7 @@ class RoomLeases:
     async def start(self, on_lost: LostHandler) -> None:
         """Subscribe to handovers and start renewing; ``on_lost`` stops a room taken elsewhere."""
         self._on_lost = on_lost
+        self._closing = False
         subscribed = asyncio.Event()
         await self._beat()
         self._tasks = [
@@ -214,14 +219,18 @@ class RoomLeases:
         await asyncio.wait_for(subscribed.wait(), 10)
 
     async def aclose(self) -> None:
+        """Stop renewing and listening (bounded: a Redis client stuck in a read cannot hold up a
+        shutdown). ``start`` may be called again afterwards."""
+        self._closing = True
         tasks, self._tasks = [*self._tasks, *self._stopping], []
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        with contextlib.suppress(RedisError, OSError):
-            await self._redis.delete(_process_key(self.process))
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=5)
+            if pending:
+                log.warning("%d room lease tasks did not stop within 5 s", len(pending))
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await asyncio.wait_for(self._redis.delete(_process_key(self.process)), 5)
 
     async def acquire(self, interview_id: uuid.UUID) -> Lease:
         """Own the room from now on; waits (bounded) for another process that ran it to let go."""
@@ -324,7 +333,7 @@ class RoomLeases:
     async def _listen(self, subscribed: asyncio.Event) -> None:
         """Handover messages, resubscribing after Redis drops the connection (a renewal that finds
         a lease gone covers whatever was missed meanwhile)."""
-        while True:
+        while not self._closing:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(CONTROL_CHANNEL)
@@ -338,6 +347,8 @@ class RoomLeases:
                     except (ValueError, KeyError, TypeError) as exc:
                         log.warning("ignoring a malformed room control message: %s", exc)
             except (RedisError, OSError) as exc:
+                if self._closing:
+                    return
                 log.warning("room control channel lost (%s); resubscribing", exc)
                 await asyncio.sleep(1.0)
             finally:
@@ -376,7 +387,7 @@ class RoomLeases:
 
     async def _renew_loop(self) -> None:
         ttl_ms = int(self._options.ttl_s * 1000)
-        while True:
+        while not self._closing:
             await asyncio.sleep(self._options.renew_every_s)
             try:
                 await self._beat()
@@ -395,6 +406,8 @@ class RoomLeases:
                         self._stop_room(interview_id, token)
                 await self._redis.zremrangebyscore(LIVE_ROOMS, "-inf", now_ms)
             except (RedisError, OSError) as exc:
+                if self._closing:
+                    return
                 log.warning(
                     "renewing room leases failed (next in %.0f s): %s", self._options.renew_every_s, exc
                 )

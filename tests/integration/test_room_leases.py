@@ -6,6 +6,7 @@ and one Postgres (the processes themselves, behind the proxy, are in ``test_scal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -207,3 +208,21 @@ async def test_after_redis_lost_its_data_a_join_can_still_claim_the_room(
     assert again.token == 6
     async with unit_of_work(runtime.sessions) as session:
         assert await queries.claim_room(session, interview_id, again.token)
+
+
+async def test_closing_is_bounded_even_when_a_task_swallows_its_cancellation(runtime: Runtime) -> None:
+    leases = RoomLeases(runtime.redis, process="stubborn-" + uuid.uuid4().hex[:6], options=FAST)
+    await leases.start(lambda *_: asyncio.sleep(0))
+    done = asyncio.Event()
+
+    async def stubborn() -> None:
+        # What a cancellation turned into a Redis read timeout looks like to a retrying loop.
+        while not done.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.2)
+
+    leases._tasks.append(asyncio.create_task(stubborn()))
+    started = time.monotonic()
+    await leases.aclose()
+    assert time.monotonic() - started < 7
+    done.set()
