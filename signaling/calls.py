@@ -261,7 +261,12 @@ class CallManager:
             await self._reserve(interview_id)
             try:
                 lease = await self._take_room(interview_id)
-                return await self._connect(interview_id, sdp, kind, plan, question_ids, follow_ups, lease)
+                try:
+                    return await self._connect(interview_id, sdp, kind, plan, question_ids, follow_ups, lease)
+                except BaseException:
+                    # No room holds the lease now: let go of it, or it would be renewed for ever.
+                    await self._leases.release(lease)
+                    raise
             finally:
                 self._joining.discard(interview_id)
 
@@ -271,6 +276,9 @@ class CallManager:
         token stored, so nothing the old session wrote is refused and nothing after it is let in."""
         try:
             lease = await self._leases.acquire(interview_id)
+        except (RedisError, OSError) as exc:
+            raise CapacityError("the room registry (Redis) cannot be reached; retry soon") from exc
+        try:
             async with self._lock:
                 old = self._rooms.pop(interview_id, None)
             if old is not None:
@@ -285,10 +293,12 @@ class CallManager:
                 lease = await self._leases.acquire(interview_id)
                 if await self._claim(lease):
                     return lease
-        except (RedisError, OSError) as exc:
-            raise CapacityError("the room registry (Redis) cannot be reached; retry soon") from exc
-        await self._leases.release(lease)
-        raise ConflictError("this interview was joined again elsewhere a moment later")
+            raise ConflictError("this interview was joined again elsewhere a moment later")
+        except BaseException as exc:
+            await self._leases.release(lease)  # no room will hold it
+            if isinstance(exc, RedisError | OSError):
+                raise CapacityError("the room registry (Redis) cannot be reached; retry soon") from exc
+            raise
 
     async def _claim(self, lease: Lease) -> bool:
         async with unit_of_work(self._runtime.sessions) as session:
